@@ -1,0 +1,81 @@
+"""Configuration: the one module that reads environment variables.
+
+Every setting has a default that makes the embedded default (a laptop, SQLite, a local
+S3-compatible server) work with no configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The repository root when running from a checkout (where ``include/`` and ``dags/`` live)."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value
+
+
+def data_dir() -> Path:
+    """Folder for local state (SQLite file, local reports); ``GOVERNANCE_DATA_DIR``."""
+    return Path(_env("GOVERNANCE_DATA_DIR", str(PROJECT_ROOT / "data")) or "data")
+
+
+def include_dir() -> Path:
+    """Folder holding workflow definitions, policies, suites and demo cards."""
+    return Path(_env("GOVERNANCE_INCLUDE_DIR", str(PROJECT_ROOT / "include")) or "include")
+
+
+def db_url() -> str:
+    """SQLAlchemy URL of the governance database; ``GOVERNANCE_DB_URL``.
+
+    Default: a SQLite file ``governance.db`` in :func:`data_dir`.
+    """
+    url = _env("GOVERNANCE_DB_URL")
+    if url:
+        return url
+    return f"sqlite:///{data_dir() / 'governance.db'}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class S3Settings:
+    """Where the audit archive and the reports live (AWS S3, MinIO or a local server)."""
+
+    endpoint_url: str | None
+    bucket: str
+    region: str
+    access_key_id: str | None = field(repr=False)
+    secret_access_key: str | None = field(repr=False)
+    object_lock_days: int
+
+
+def s3_settings() -> S3Settings:
+    """S3 settings from ``GOVERNANCE_S3_*`` and the standard ``AWS_*`` variables."""
+    return S3Settings(
+        endpoint_url=_env("GOVERNANCE_S3_ENDPOINT_URL"),
+        bucket=_env("GOVERNANCE_S3_BUCKET", "governance") or "governance",
+        region=_env("AWS_DEFAULT_REGION", "us-east-1") or "us-east-1",
+        access_key_id=_env("AWS_ACCESS_KEY_ID"),
+        secret_access_key=_env("AWS_SECRET_ACCESS_KEY"),
+        object_lock_days=int(_env("GOVERNANCE_OBJECT_LOCK_DAYS", "365") or "365"),
+    )
+
+
+def airflow_api_url() -> str:
+    """Base URL of the Airflow API server; ``GOVERNANCE_AIRFLOW_URL``."""
+    return _env("GOVERNANCE_AIRFLOW_URL", "http://localhost:8080") or "http://localhost:8080"
+
+
+def airflow_credentials() -> tuple[str | None, str | None]:
+    """User name and password for the Airflow API (``GOVERNANCE_USER``/``GOVERNANCE_PASSWORD``)."""
+    return _env("GOVERNANCE_USER"), _env("GOVERNANCE_PASSWORD")
+
+
+def environ_snapshot(*, prefix: str) -> dict[str, str]:
+    """Variables starting with ``prefix`` (used to hand configuration to child processes)."""
+    return {k: v for k, v in os.environ.items() if k.startswith(prefix)}

@@ -1,0 +1,111 @@
+"""SQLAlchemy tables of the governance database (schema changes go through Alembic)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("owner_team", String(200), nullable=False),
+    Column("domain", String(40), nullable=False),
+    Column("risk_level", String(10), nullable=False),
+    Column("risk_score", Integer, nullable=False),
+    Column("risk_reasons", JSON, nullable=False),
+    Column("eu_ai_act_category", String(20), nullable=False),
+    Column("eu_ai_act_rationale", Text, nullable=False),
+    Column("card", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("approved_by", JSON, nullable=True),
+    Column("approved_at", DateTime(timezone=True), nullable=True),
+    Column("status_reason", Text, nullable=True),
+    UniqueConstraint("name", "version"),
+    Index("ix_model_versions_status", "status"),
+)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", String(32), ForeignKey("model_versions.id"), nullable=False),
+    Column("run_id", String(250), nullable=False, server_default=""),
+    Column("step", String(64), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("model_id", "run_id", "step", "kind"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", String(32), ForeignKey("model_versions.id"), nullable=False),
+    Column("run_id", String(250), nullable=False, server_default=""),
+    Column("step", String(64), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("decision", String(20), nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("model_id", "run_id", "step", "actor"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("timestamp", String(32), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("model_id", String(32), nullable=True),
+    Column("actor", String(200), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_events_model_id_id", "model_id", "id"),
+    Index("ix_audit_events_actor_id", "actor", "id"),
+    Index("ix_audit_events_event_type_id", "event_type", "id"),
+    Index("ix_audit_events_timestamp", "timestamp"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("last_timestamp", String(32), nullable=False),
+    Column("base_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("base_hash", String(64), nullable=False),
+)
+"""One row (id=1): the chain's tip, locked to serialise appends; ``base_*`` is where the
+chain in the database starts (moves forward when archived events are purged)."""
