@@ -13,10 +13,10 @@ import json
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, ValidationError, field_validator
 
 from governance.errors import CardValidationError
 
@@ -25,6 +25,10 @@ MAX_TEXT = 5_000
 MAX_SHORT = 200
 MAX_URI = 2_048
 MAX_LIST = 50
+MAX_DEPTH = 16
+"""Deepest nesting of mappings/lists a card may have (a real card needs 4)."""
+SUBMITTER_FIELDS = frozenset({"owner", "submitted_by", "submitter", "owner_email", "created_by", "author"})
+"""Fields that would name the submitter: the card must not, the authenticated user is the owner."""
 
 SEMVER_RE = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -39,6 +43,10 @@ URI_RE = re.compile(r"^(s3|file|https?|gs)://\S+$|^/\S*$|^[A-Za-z0-9_][\w.-]*(/[
 ERR_TOO_LARGE = "card is {size} bytes; the limit is {limit} bytes (keep evidence in files the card points to)"
 ERR_NOT_UTF8 = "card is not valid UTF-8 (bad byte at offset {offset}); save the file as UTF-8"
 ERR_YAML = "card is not valid YAML: {detail}"
+ERR_EMPTY_CARD = "card is empty; write its fields as a mapping (example: 'name: credit-scorer')"
+ERR_TOO_DEEP = "card is nested more than {limit} levels deep (line {line}); a model card needs at most 4"
+ERR_KEY_NOT_TEXT = "key {key} (line {line}) is not text; field names and metric names must be text"
+ERR_BINARY = "binary values (!!binary, line {line}) are not allowed in a model card; point to a file instead"
 ERR_ALIAS = "YAML anchors and aliases are not allowed in a model card (line {line}); write values out in full"
 ERR_DUPLICATE_KEY = "key '{key}' appears twice (line {line}); keep one"
 ERR_NOT_MAPPING = "card must be a mapping of field names to values, got {kind} (example: 'name: credit-scorer')"
@@ -54,6 +62,20 @@ ERR_BAD_URI = (
 )
 ERR_DUPLICATES = "lists {value} more than once; each entry must be unique"
 ERR_METRIC_BELOW = "metric '{metric}' value {value} is below its declared threshold {threshold}"
+# per-field problems found by the schema; {path} is e.g. card.evaluation.dataset_uri
+ERR_MISSING = "{path}: required field is missing{hint}"
+ERR_UNKNOWN_FIELD = "{path}: unknown field; allowed fields here: {allowed}"
+ERR_SUBMITTER_FIELD = (
+    "{path}: a model card must not name its submitter; the owner is the authenticated user who "
+    "submits it (remove this field)"
+)
+ERR_ENUM = "{path}: {value!r} is not allowed; choose one of {expected}"
+ERR_WRONG_TYPE = "{path}: {msg}, got {kind} {value!r}{hint}"
+ERR_TEXT_TOO_LONG = "{path}: text is {length} characters long; the limit is {limit} (keep long documents in files)"
+ERR_EMPTY_TEXT = "{path}: must not be empty{hint}"
+ERR_TOO_FEW = "{path}: needs at least {min} item(s), got {actual}{hint}"
+ERR_TOO_MANY = "{path}: allows at most {max} items, got {actual}"
+ERR_NOT_FINITE = "{path}: must be a finite number, got {value}"
 
 _EXAMPLE_SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
@@ -124,14 +146,14 @@ def _unique(values: list[Any]) -> list[Any]:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Metric(_Strict):
     """One evaluation metric: its measured value and the threshold it must reach."""
 
-    value: float = Field(json_schema_extra={"examples": [0.91]})
-    threshold: float | None = Field(default=None, json_schema_extra={"examples": [0.85]})
+    value: StrictFloat = Field(json_schema_extra={"examples": [0.91]})
+    threshold: StrictFloat | None = Field(default=None, json_schema_extra={"examples": [0.85]})
     higher_is_better: StrictBool = True
 
     def meets_threshold(self) -> bool:
@@ -168,8 +190,8 @@ class Artifact(_Strict):
 class ModelCard(_Strict):
     """What a model owner declares about one model version."""
 
-    name: str = Field(json_schema_extra={"examples": ["credit-scorer"]})
-    version: str = Field(json_schema_extra={"examples": ["1.2.0"]})
+    name: str = Field(json_schema_extra={"examples": ["credit-scorer"], "pattern": NAME_RE.pattern})
+    version: str = Field(json_schema_extra={"examples": ["1.2.0"], "pattern": SEMVER_RE.pattern})
     description: LongText = Field(json_schema_extra={"examples": ["Scores loan applications."]})
     owner_team: ShortText = Field(json_schema_extra={"examples": ["credit-risk-ml"]})
     domain: Domain = Field(json_schema_extra={"examples": ["finance"]})
@@ -233,7 +255,12 @@ class ModelCard(_Strict):
 
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """Safe YAML loader that refuses anchors/aliases (alias bombs) and duplicate keys."""
+    """Safe YAML loader that refuses anchors/aliases (alias bombs), duplicate keys, keys that
+    are not text, binary values and nesting deeper than :data:`MAX_DEPTH`."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.events.AliasEvent):
@@ -242,12 +269,22 @@ class _NoAliasLoader(yaml.SafeLoader):
         event = self.peek_event()
         if getattr(event, "anchor", None):
             raise CardValidationError([ERR_ALIAS.format(line=event.start_mark.line + 1)])
-        return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:  # the composer recurses: stop before Python's stack does
+                raise CardValidationError([ERR_TOO_DEEP.format(limit=MAX_DEPTH, line=event.start_mark.line + 1)])
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raise CardValidationError(
+                    [ERR_KEY_NOT_TEXT.format(key=_clip(repr(key)), line=key_node.start_mark.line + 1)]
+                )
             if key in seen:
                 raise CardValidationError([ERR_DUPLICATE_KEY.format(key=_clip(key), line=key_node.start_mark.line + 1)])
             seen.add(key)
@@ -263,6 +300,13 @@ for _first, _resolvers in list(_NoAliasLoader.yaml_implicit_resolvers.items()):
 _NoAliasLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+
+
+def _refuse_binary(loader: yaml.SafeLoader, node: Any) -> Any:
+    raise CardValidationError([ERR_BINARY.format(line=node.start_mark.line + 1)])
+
+
+_NoAliasLoader.add_constructor("tag:yaml.org,2002:binary", _refuse_binary)
 
 
 def parse_card_text(data: bytes | str) -> dict[str, Any]:
@@ -281,23 +325,49 @@ def parse_card_text(data: bytes | str) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         detail = " ".join(str(exc).split())
         raise CardValidationError([ERR_YAML.format(detail=_clip(detail, 300))]) from None
+    if doc is None:
+        raise CardValidationError([ERR_EMPTY_CARD])
     if not isinstance(doc, dict):
         raise CardValidationError([ERR_NOT_MAPPING.format(kind=type(doc).__name__)])
     return doc
 
 
+def _is_model(ann: Any) -> bool:
+    return isinstance(ann, type) and issubclass(ann, BaseModel)
+
+
+def _descend(loc: tuple[Any, ...]) -> tuple[Any, Any]:
+    """Walk ``loc`` through the schema: (info of its last field, model of the mapping at ``loc``).
+
+    List indices are skipped, and so are the keys of a mapping of models (the metric name in
+    ``evaluation.metrics.<name>.value``). (None, None) where ``loc`` leaves the schema.
+    """
+    node: Any = ModelCard  # a model class, ("mapping", value model), or None
+    info: Any = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if isinstance(node, tuple):  # a key of a mapping of models
+            node = node[1]
+            continue
+        if node is None:
+            return None, None
+        info = node.model_fields.get(part)
+        if info is None:
+            return None, None
+        ann = info.annotation
+        if _is_model(ann):
+            node = ann
+        elif get_origin(ann) is dict and _is_model(get_args(ann)[-1]):
+            node = ("mapping", get_args(ann)[-1])
+        else:
+            node = None
+    return info, node if _is_model(node) else None
+
+
 def _example_for(loc: tuple[Any, ...]) -> Any:
     """The example value the schema declares for the field at ``loc``, if any."""
-    model: Any = ModelCard
-    info = None
-    for part in loc:
-        if isinstance(part, int) or model is None or not hasattr(model, "model_fields"):
-            break
-        info = model.model_fields.get(part)
-        if info is None:
-            return None
-        ann = info.annotation
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    info, _ = _descend(loc)
     if info is None or not isinstance(info.json_schema_extra, dict):
         return None
     examples = info.json_schema_extra.get("examples")
@@ -314,28 +384,34 @@ def _format_error(err: dict[str, Any]) -> str:
         return f"{path}: {msg}"
     example = _example_for(loc)
     hint = f" (expected e.g. {json.dumps(example)})" if example is not None else ""
-    if kind == "missing":
-        return f"{path}: required field is missing{hint}"
-    if kind == "extra_forbidden":
-        allowed = ", ".join(_allowed_fields(loc[:-1]))
-        return f"{path}: unknown field; allowed fields here: {allowed}"
-    if kind == "enum":
-        expected = err.get("ctx", {}).get("expected", "")
-        return f"{path}: {_clip(err.get('input'))!r} is not allowed; choose one of {expected}"
+    ctx = err.get("ctx") or {}
     got = err.get("input")
+    if kind == "missing":
+        return ERR_MISSING.format(path=path, hint=hint)
+    if kind == "extra_forbidden":
+        if len(loc) == 1 and str(loc[0]).lower() in SUBMITTER_FIELDS:
+            return ERR_SUBMITTER_FIELD.format(path=path)
+        return ERR_UNKNOWN_FIELD.format(path=path, allowed=", ".join(_allowed_fields(loc[:-1])))
+    if kind == "enum":
+        return ERR_ENUM.format(path=path, value=_clip(got), expected=ctx.get("expected", ""))
     if kind.endswith("_type") or kind in ("bool_parsing", "float_parsing", "int_parsing"):
-        return f"{path}: {msg.lower()}, got {type(got).__name__} {_clip(got)!r}{hint}"
+        return ERR_WRONG_TYPE.format(path=path, msg=msg.lower(), kind=type(got).__name__, value=_clip(got), hint=hint)
+    if kind == "string_too_long":
+        return ERR_TEXT_TOO_LONG.format(path=path, length=len(str(got)), limit=ctx.get("max_length"))
+    if kind == "string_too_short":
+        return ERR_EMPTY_TEXT.format(path=path, hint=hint)
+    if kind == "too_short":
+        return ERR_TOO_FEW.format(path=path, min=ctx.get("min_length"), actual=ctx.get("actual_length"), hint=hint)
+    if kind == "too_long":
+        return ERR_TOO_MANY.format(path=path, max=ctx.get("max_length"), actual=ctx.get("actual_length"))
+    if kind == "finite_number":
+        return ERR_NOT_FINITE.format(path=path, value=got)
     return f"{path}: {msg[0].lower() + msg[1:] if msg else msg}{hint}"
 
 
 def _allowed_fields(loc: tuple[Any, ...]) -> list[str]:
-    model: Any = ModelCard
-    for part in loc:
-        if isinstance(part, int) or not hasattr(model, "model_fields"):
-            continue
-        info = model.model_fields.get(part)
-        ann = info.annotation if info else None
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else model
+    """Field names allowed in the mapping at ``loc`` (the parent of an unknown field)."""
+    _, model = _descend(loc)
     return sorted(getattr(model, "model_fields", {}))
 
 
@@ -367,3 +443,28 @@ def load_card(source: str | Path | bytes) -> ModelCard:
 def card_json_schema() -> dict[str, Any]:
     """JSON schema of the card (used by the submission DAG's trigger form)."""
     return ModelCard.model_json_schema()
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = _inline_refs(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+            rest = {k: _inline_refs(v, defs) for k, v in node.items() if k != "$ref"}
+            return {**target, **rest}
+        return {k: _inline_refs(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node
+
+
+def card_field_schemas() -> dict[str, tuple[dict[str, Any], bool]]:
+    """Per top-level card field: (self-contained JSON schema, required?) for trigger forms."""
+    schema = card_json_schema()
+    defs = schema.get("$defs", {})
+    required = set(schema.get("required", []))
+    out: dict[str, tuple[dict[str, Any], bool]] = {}
+    for name, prop in schema["properties"].items():
+        prop = _inline_refs(prop, defs)
+        prop.pop("default", None)
+        out[name] = (prop, name in required)
+    return out

@@ -31,6 +31,24 @@ def include_dir() -> Path:
     return Path(_env("GOVERNANCE_INCLUDE_DIR", str(PROJECT_ROOT / "include")) or "include")
 
 
+def workflows_file() -> Path:
+    """Approval workflow definition; ``GOVERNANCE_WORKFLOWS_FILE``."""
+    default = include_dir() / "workflows" / "approval.yaml"
+    return Path(_env("GOVERNANCE_WORKFLOWS_FILE", str(default)) or default)
+
+
+def groups_file() -> Path:
+    """Reviewer groups; ``GOVERNANCE_GROUPS_FILE``."""
+    default = include_dir() / "reviewer_groups.yaml"
+    return Path(_env("GOVERNANCE_GROUPS_FILE", str(default)) or default)
+
+
+def form_defaults_card() -> Path | None:
+    """Card whose values pre-fill the submission form; ``GOVERNANCE_FORM_DEFAULTS_CARD``."""
+    value = _env("GOVERNANCE_FORM_DEFAULTS_CARD")
+    return Path(value) if value else None
+
+
 def db_url() -> str:
     """SQLAlchemy URL of the governance database; ``GOVERNANCE_DB_URL``.
 
@@ -64,6 +82,12 @@ def s3_settings() -> S3Settings:
         secret_access_key=_env("AWS_SECRET_ACCESS_KEY"),
         object_lock_days=int(_env("GOVERNANCE_OBJECT_LOCK_DAYS", "365") or "365"),
     )
+
+
+def reports_store() -> str | None:
+    """Where reports go: ``s3`` or ``local``; unset = S3 when an S3 endpoint is configured
+    (``GOVERNANCE_REPORTS_STORE``)."""
+    return _env("GOVERNANCE_REPORTS_STORE")
 
 
 def airflow_api_url() -> str:

@@ -1,0 +1,82 @@
+"""
+# Model submission
+
+Submit a model version for governance review. **Trigger this DAG with the model card as the
+run's configuration** (UI form, REST API, or `governance submit card.yaml`): every
+top-level key is a card field, and the form refuses malformed values before a run starts.
+
+The **owner is you**, the authenticated user who triggers the run — a card cannot name
+anyone else.
+
+Tasks: `validate_card` → `register` (status DEVELOPMENT) → `assess_risk` (LOW / MEDIUM /
+HIGH / CRITICAL, with the reasons and the EU AI Act category) → `request_review`
+(REVIEW_PENDING) → `start_approval` triggers `model_approval_<tier>` with the model id.
+
+A refused card writes nothing; the run fails at `validate_card` listing every problem
+(field, what is wrong, an example of a right value).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import dag, task
+
+from governance.orchestration.forms import card_params
+
+_DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(seconds=5)}
+
+
+@dag(
+    dag_id="model_submission",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["governance", "submission"],
+    default_args=_DEFAULT_ARGS,
+    params=card_params(),
+    max_active_runs=16,
+)
+def model_submission() -> None:
+    @task(retries=0)
+    def validate_card(*, params: dict[str, Any], dag_run: Any) -> dict[str, Any]:
+        from governance import approval
+
+        card = approval.card_from_trigger(params=params, conf=dag_run.conf)
+        return approval.validate_submission(card=card)
+
+    @task(retries=0)
+    def register(card: dict[str, Any], *, dag_run: Any, run_id: str) -> dict[str, Any]:
+        from governance import approval
+
+        return approval.register_submission(card=card, submitter=dag_run.triggering_user_name, run_id=run_id)
+
+    @task
+    def assess_risk(registered: dict[str, Any], *, run_id: str) -> dict[str, Any]:
+        from governance import approval
+
+        return approval.assess_submission(model_id=registered["model_id"], run_id=run_id)
+
+    @task
+    def request_review(assessed: dict[str, Any], *, run_id: str) -> dict[str, Any]:
+        from governance import approval
+
+        return approval.request_review(model_id=assessed["model_id"], run_id=run_id)
+
+    assessed = assess_risk(register(validate_card()))
+    pending = request_review(assessed)
+    start_approval = TriggerDagRunOperator(
+        task_id="start_approval",
+        trigger_dag_id="model_approval_{{ ti.xcom_pull(task_ids='assess_risk')['tier'] }}",
+        trigger_run_id="approval__{{ ti.xcom_pull(task_ids='assess_risk')['model_id'] }}__{{ run_id }}",
+        conf={"model_id": "{{ ti.xcom_pull(task_ids='assess_risk')['model_id'] }}"},
+        skip_when_already_exists=True,
+        wait_for_completion=False,
+    )
+    pending >> start_approval
+
+
+model_submission()

@@ -1,0 +1,413 @@
+"""What the submission and approval DAGs do, one function per task body.
+
+Airflow-free: every function takes plain values and returns JSON-serialisable dicts, so the
+DAG files only wire tasks, and everything here is tested without a scheduler. Every step
+result and every human answer is stored (evidence / decisions) with one audit event each;
+reruns of a task never duplicate them (keyed by model, run and step).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from governance import config
+from governance.cards import ModelCard, validate_card
+from governance.errors import GovernanceError
+from governance.lifecycle import ModelStatus
+from governance.store import GovernanceStore
+from governance.workflows import StepDefinition, StepKind, WorkflowDefinition, load_groups, load_workflows
+
+SYSTEM_ACTOR = "governance"
+TIMEOUT_ACTOR = "system:timeout"
+TIMED_OUT = "timed out"
+
+ERR_NO_SUBMITTER = (
+    "the submission has no authenticated submitter; trigger model_submission as a logged-in "
+    "user (Airflow UI, REST API with a token, or `governance submit`)"
+)
+ERR_TIER_MISMATCH = (
+    "model {model_id} is risk tier {actual} but this is the {tier} approval workflow; "
+    "it must go through model_approval_{actual_lower}"
+)
+ERR_NOT_PENDING = "model {model_id} is {status}, not REVIEW_PENDING; submit it for review first"
+ERR_ALREADY_OTHER_RUN = "model {name} {version} is already registered (id {model_id}) by an earlier submission"
+ERR_NO_REVIEWER = "no eligible reviewer in group '{group}' (the owner {owner} and earlier approvers are excluded)"
+
+OPTIONS: dict[StepKind, tuple[str, str]] = {
+    StepKind.REVIEW: ("Pass", "Fail"),
+    StepKind.COMPLIANCE: ("Confirm", "Reject"),
+    StepKind.APPROVAL: ("Approve", "Reject"),
+}
+"""(positive, negative) answer for each human step kind."""
+
+
+def _store() -> GovernanceStore:
+    return GovernanceStore.from_url(config.db_url())
+
+
+# ----------------------------------------------------------------------------- submission
+
+
+def register_submission(*, card: dict[str, Any], submitter: str | None, run_id: str) -> dict[str, Any]:
+    """Validate and register a submitted card; the owner is the authenticated submitter.
+
+    Rerunning the same submission run returns the model it registered instead of failing.
+    """
+    if not submitter:
+        raise GovernanceError(ERR_NO_SUBMITTER)
+    parsed: ModelCard = validate_card(card)
+    store = _store()
+    from governance.errors import AlreadyRegisteredError
+
+    try:
+        reg = store.register(parsed, owner=submitter, run_id=run_id)
+        model = reg.model
+    except AlreadyRegisteredError:
+        model = store.find(f"{parsed.name}:{parsed.version}")
+        events = store.audit.query(model_id=model.id, event_type="model.registered", limit=1).events
+        if not events or events[0].details.get("run_id") != run_id:
+            raise GovernanceError(
+                ERR_ALREADY_OTHER_RUN.format(name=parsed.name, version=parsed.version, model_id=model.id)
+            ) from None
+    return {"model_id": model.id, "name": model.name, "version": model.version, "owner": model.owner}
+
+
+def assess_submission(*, model_id: str, run_id: str) -> dict[str, Any]:
+    """Record the risk assessment as evidence and return the tier that picks the workflow."""
+    store = _store()
+    model = store.get(model_id)
+    details = {
+        "level": model.risk_level,
+        "score": model.risk_score,
+        "reasons": model.risk_reasons,
+        "eu_ai_act_category": model.eu_ai_act_category,
+        "eu_ai_act_rationale": model.eu_ai_act_rationale,
+    }
+    store.record_evidence(
+        model_id, step="risk_assessment", kind="risk", passed=True, details=details, actor=SYSTEM_ACTOR, run_id=run_id
+    )
+    return {"model_id": model_id, "tier": model.risk_level.lower(), **details}
+
+
+def request_review(*, model_id: str, run_id: str) -> dict[str, Any]:
+    """DEVELOPMENT → REVIEW_PENDING (idempotent); the submitter is the actor."""
+    store = _store()
+    model = store.get(model_id)
+    if model.status != ModelStatus.REVIEW_PENDING:
+        model = store.transition(model_id, ModelStatus.REVIEW_PENDING, actor=model.owner, details={"run_id": run_id})
+    return {"model_id": model_id, "status": model.status.value}
+
+
+# ----------------------------------------------------------------------------- approval steps
+
+
+def _check_run(store: GovernanceStore, *, model_id: str, tier: str) -> Any:
+    model = store.get(model_id)
+    if model.risk_level.lower() != tier.lower():
+        raise GovernanceError(
+            ERR_TIER_MISMATCH.format(
+                model_id=model_id, actual=model.risk_level, tier=tier.upper(), actual_lower=model.risk_level.lower()
+            )
+        )
+    if model.status != ModelStatus.REVIEW_PENDING:
+        raise GovernanceError(ERR_NOT_PENDING.format(model_id=model_id, status=model.status.value))
+    return model
+
+
+def _existing_result(store: GovernanceStore, model_id: str, run_id: str, step: str) -> dict[str, Any] | None:
+    for ev in store.list_evidence(model_id):
+        if ev["run_id"] == run_id and ev["step"] == step and ev["kind"] == "result":
+            return {"step": step, "passed": bool(ev["passed"]), "reasons": ev["details"].get("reasons", [])}
+    return None
+
+
+def run_automated_step(*, model_id: str, run_id: str, tier: str, step: str = "automated_checks") -> dict[str, Any]:
+    """Automated checks (GX suite, card completeness, artifact SHA-256, pickle scan) as evidence."""
+    store = _store()
+    model = _check_run(store, model_id=model_id, tier=tier)
+    done = _existing_result(store, model_id, run_id, step)
+    if done is not None:
+        return done
+    from governance.checks.automated import run_automated_checks
+
+    card = validate_card(model.card)
+    report = run_automated_checks(card, include_dir=config.include_dir())
+    data = report.to_dict()
+    reasons = [r for c in report.checks if not c.passed for r in (c.reasons or [f"{c.name} failed"])]
+    for check in report.checks:
+        store.record_evidence(
+            model_id,
+            step=step,
+            kind=check.name,
+            passed=check.passed,
+            details={"reasons": list(check.reasons), "details": check.details},
+            actor=SYSTEM_ACTOR,
+            run_id=run_id,
+        )
+    store.record_evidence(
+        model_id, step=step, kind="report", passed=report.passed, details=data, actor=SYSTEM_ACTOR, run_id=run_id
+    )
+    store.record_evidence(
+        model_id,
+        step=step,
+        kind="result",
+        passed=report.passed,
+        details={"reasons": reasons, "summary": {c.name: c.passed for c in report.checks}},
+        actor=SYSTEM_ACTOR,
+        run_id=run_id,
+    )
+    return {"step": step, "passed": report.passed, "reasons": reasons, "checks": len(data.get("checks", []))}
+
+
+def run_compliance_step(*, model_id: str, run_id: str, tier: str, step: str = "compliance_check") -> dict[str, Any]:
+    """Evaluate the card's compliance requirements against the evidence on record."""
+    store = _store()
+    model = _check_run(store, model_id=model_id, tier=tier)
+    done = _existing_result(store, model_id, run_id, step)
+    if done is not None:
+        return done
+    from governance.checks.compliance import evaluate_compliance
+
+    wf = load_workflows()
+    report = evaluate_compliance(model=model, store=store, workflow_steps=list(wf.tiers[tier.lower()]))
+    data = report.to_dict()
+    reasons = _compliance_reasons(data)
+    store.record_evidence(
+        model_id,
+        step=step,
+        kind="compliance_report",
+        passed=report.passed,
+        details=data,
+        actor=SYSTEM_ACTOR,
+        run_id=run_id,
+    )
+    store.record_evidence(
+        model_id,
+        step=step,
+        kind="result",
+        passed=report.passed,
+        details={"reasons": reasons},
+        actor=SYSTEM_ACTOR,
+        run_id=run_id,
+    )
+    return {"step": step, "passed": report.passed, "reasons": reasons}
+
+
+def _compliance_reasons(data: dict[str, Any]) -> list[str]:
+    reasons = []
+    for req, body in (data.get("requirements") or {}).items():
+        for check in body.get("checks", []):
+            if not check.get("passed"):
+                reasons.append(f"{req} {check.get('id', '')}: {check.get('title', '')} failed".strip())
+    return reasons
+
+
+# ----------------------------------------------------------------------------- human steps
+
+
+def review_request(
+    *, model_id: str, run_id: str, tier: str, step: str, task_id: str, group: str, kind: str
+) -> dict[str, Any]:
+    """Subject, Markdown body and assignees of a review task (owner and earlier approvers excluded)."""
+    store = _store()
+    model = _check_run(store, model_id=model_id, tier=tier)
+    exclude = {model.owner}
+    if StepKind(kind) == StepKind.APPROVAL:
+        exclude |= {
+            d["actor"]
+            for d in store.list_decisions(model_id)
+            if d["run_id"] == run_id and d["step"].startswith(step) and d["step"] != task_id
+        }
+    assignees = load_groups().members(group, exclude=exclude)
+    if not assignees:
+        raise GovernanceError(ERR_NO_REVIEWER.format(group=group, owner=model.owner))
+    body = _review_body(store, model, run_id=run_id, step=step, kind=StepKind(kind))
+    title = load_workflows().steps[step].title
+    subject = f"{title}: {model.name} {model.version} ({model.risk_level})"
+    return {"subject": subject, "body": body, "assigned_users": assignees}
+
+
+def _review_body(store: GovernanceStore, model: Any, *, run_id: str, step: str, kind: StepKind) -> str:
+    card = model.card
+    lines = [
+        f"**Model** `{model.name}` version `{model.version}` (id `{model.id}`), owner **{model.owner}** "
+        f"(team {model.owner_team})",
+        f"**Risk** {model.risk_level} (score {model.risk_score}): {'; '.join(model.risk_reasons)}",
+        f"**EU AI Act** {model.eu_ai_act_category}: {model.eu_ai_act_rationale}",
+        "",
+        f"**Intended use** {card.get('intended_use', '')}",
+        "",
+    ]
+    if kind == StepKind.REVIEW:
+        lines.append(_security_markdown(store, model, run_id=run_id))
+    elif kind == StepKind.COMPLIANCE:
+        for ev in store.list_evidence(model.id):
+            if ev["run_id"] == run_id and ev["step"] == step and ev["kind"] == "compliance_report":
+                from governance.checks.compliance import ComplianceReport
+
+                lines.append(_compliance_markdown(ComplianceReport, ev["details"]))
+    else:
+        results = [
+            f"- {ev['step']}: {'passed' if ev['passed'] else 'FAILED'}"
+            for ev in store.list_evidence(model.id)
+            if ev["run_id"] == run_id and ev["kind"] == "result"
+        ]
+        answers = [
+            f"- {d['step']}: {d['decision']} by {d['actor']}" + (f" ({d['comment']})" if d["comment"] else "")
+            for d in store.list_decisions(model.id)
+            if d["run_id"] == run_id
+        ]
+        lines += ["**Steps so far**", *results, *answers]
+    lines += ["", "Answer with a comment; a negative answer sends the model back to DEVELOPMENT."]
+    return "\n".join(lines)
+
+
+def _security_markdown(store: GovernanceStore, model: Any, *, run_id: str) -> str:
+    from governance.checks.automated import AutomatedCheckReport
+    from governance.checks.security import security_findings
+
+    reports = [
+        ev["details"] for ev in store.list_evidence(model.id) if ev["run_id"] == run_id and ev["kind"] == "report"
+    ]
+    if not reports:
+        return "_No automated check report on record for this run._"
+    report = AutomatedCheckReport.from_dict(reports[0])
+    return security_findings(validate_card(model.card), report).to_markdown()
+
+
+def _compliance_markdown(report_cls: Any, data: dict[str, Any]) -> str:
+    if hasattr(report_cls, "from_dict"):
+        return report_cls.from_dict(data).to_markdown()
+    return "\n".join(f"- {r}: {'pass' if b.get('passed') else 'FAIL'}" for r, b in data.get("requirements", {}).items())
+
+
+def record_answer(
+    *,
+    model_id: str,
+    run_id: str,
+    step: str,
+    task_id: str,
+    kind: str,
+    chosen_options: list[str],
+    comment: str | None,
+    responder: str | None,
+) -> dict[str, Any]:
+    """Record a human answer (or a timeout, when there is no responder) for one review task."""
+    store = _store()
+    model = store.get(model_id)
+    positive, _negative = OPTIONS[StepKind(kind)]
+    timed_out = responder is None
+    if timed_out:
+        actor, decision, comment = TIMEOUT_ACTOR, "timeout", TIMED_OUT
+    else:
+        actor = str(responder)
+        decision = "approve" if chosen_options == [positive] else "reject"
+    passed = decision == "approve"
+    reasons: list[str] = []
+    if actor == model.owner:
+        # Defence in depth: Airflow refuses the owner (not assigned), but never count it.
+        passed, reasons = False, [f"{task_id}: the owner {actor} cannot review their own model"]
+    store.record_decision(model_id, step=task_id, actor=actor, decision=decision, comment=comment, run_id=run_id)
+    if not passed and not reasons:
+        why = TIMED_OUT if timed_out else f"rejected by {actor}" + (f": {comment}" if comment else "")
+        reasons = [f"{task_id}: {why}"]
+    return {
+        "step": step,
+        "task_id": task_id,
+        "passed": passed,
+        "timed_out": timed_out,
+        "actor": actor,
+        "reasons": reasons,
+    }
+
+
+# ----------------------------------------------------------------------------- final decision
+
+
+def finalize(*, model_id: str, run_id: str, tier: str, workflow: WorkflowDefinition | None = None) -> dict[str, Any]:
+    """APPROVED (with the humans who approved) or back to DEVELOPMENT with the failed step and reasons."""
+    store = _store()
+    wf = workflow or load_workflows()
+    model = store.get(model_id)
+    if model.status != ModelStatus.REVIEW_PENDING:
+        return {
+            "model_id": model_id,
+            "status": model.status.value,
+            "approved_by": model.approved_by,
+            "note": "decision already recorded",
+        }
+    evidence = [e for e in store.list_evidence(model_id) if e["run_id"] == run_id]
+    decisions = [d for d in store.list_decisions(model_id) if d["run_id"] == run_id]
+    approvers: list[str] = []
+    failed_step, reasons = None, []
+    for name, step in wf.steps_for(tier):
+        ok, why, humans = _step_outcome(name, step, evidence, decisions, owner=model.owner)
+        approvers += [h for h in humans if h not in approvers]
+        if not ok:
+            failed_step, reasons = name, why
+            break
+    if failed_step is None:
+        approved_by = approvers or [f"{SYSTEM_ACTOR}:automated_checks"]
+        m = store.transition(
+            model_id,
+            ModelStatus.APPROVED,
+            actor=SYSTEM_ACTOR,
+            approved_by=approved_by,
+            reason=f"all {tier.upper()} steps passed",
+            details={"run_id": run_id},
+        )
+        return {"model_id": model_id, "status": m.status.value, "approved_by": m.approved_by}
+    reason = f"{failed_step}: " + "; ".join(reasons)
+    m = store.transition(
+        model_id,
+        ModelStatus.DEVELOPMENT,
+        actor=SYSTEM_ACTOR,
+        reason=reason,
+        details={"run_id": run_id, "failed_step": failed_step, "reasons": reasons},
+    )
+    return {"model_id": model_id, "status": m.status.value, "failed_step": failed_step, "reasons": reasons}
+
+
+def _step_outcome(
+    name: str, step: StepDefinition, evidence: list[dict[str, Any]], decisions: list[dict[str, Any]], *, owner: str
+) -> tuple[bool, list[str], list[str]]:
+    if step.kind == StepKind.AUTOMATED:
+        results = [e for e in evidence if e["step"] == name and e["kind"] == "result"]
+        if not results:
+            return False, ["did not complete"], []
+        return bool(results[0]["passed"]), list(results[0]["details"].get("reasons") or ["failed"]), []
+    if step.kind == StepKind.COMPLIANCE:
+        results = [e for e in evidence if e["step"] == name and e["kind"] == "result"]
+        if not results:
+            return False, ["compliance evaluation did not complete"], []
+        if not results[0]["passed"]:
+            return False, list(results[0]["details"].get("reasons") or ["failed"]), []
+    mine = [d for d in decisions if d["step"] == name or d["step"].startswith(f"{name}_")]
+    negative = [d for d in mine if d["decision"] != "approve"]
+    if negative:
+        d = negative[0]
+        why = TIMED_OUT if d["decision"] == "timeout" else f"rejected by {d['actor']}"
+        if d["comment"] and d["decision"] != "timeout":
+            why += f": {d['comment']}"
+        return False, [why], []
+    humans = []
+    for d in mine:
+        if d["actor"] != owner and d["actor"] not in humans:
+            humans.append(d["actor"])
+    if len(humans) < step.approvals:
+        return False, [f"needs {step.approvals} distinct approvers other than the owner, got {len(humans)}"], humans
+    return True, [], humans
+
+
+def card_from_trigger(*, params: dict[str, Any], conf: dict[str, Any] | None) -> dict[str, Any]:
+    """The submitted card: the run's conf over the form's defaults (unset optional fields dropped)."""
+    from governance.cards import ModelCard
+
+    card = {k: v for k, v in params.items() if k in ModelCard.model_fields and v is not None}
+    card.update(conf or {})
+    return card
+
+
+def validate_submission(*, card: dict[str, Any]) -> dict[str, Any]:
+    """Validate a submitted card (raises CardValidationError listing every problem)."""
+    return validate_card(card).model_dump(mode="json")

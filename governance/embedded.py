@@ -1,0 +1,344 @@
+"""The embedded default: Airflow standalone on SQLite with this project's DAGs and plugins,
+a local S3-compatible server, demo users and demo models — on one laptop.
+
+``python -m governance.embedded run`` is what ``make run`` starts. The same code starts the
+real Airflow used by the end-to-end tests and the latency benchmark (:class:`EmbeddedAirflow`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from governance import config
+
+ERR_PORT_BUSY = "port {port} is already in use; stop whatever listens there or pass --port"
+ERR_NOT_READY = "Airflow did not become ready within {seconds:.0f} s; see {log}"
+ADMIN = "admin"
+OWNER = "owner"
+
+
+def demo_users() -> dict[str, str]:
+    """User name → SimpleAuthManager role: admin, the demo owner, and every reviewer group member."""
+    from governance.workflows import load_groups
+
+    users = {ADMIN: "admin", OWNER: "user"}
+    for members in load_groups().groups.values():
+        for member in members:
+            users.setdefault(member, "user")
+    return users
+
+
+def airflow_env(
+    *,
+    home: Path,
+    port: int,
+    db_url: str,
+    data_dir: Path,
+    users: Mapping[str, str],
+    parallelism: int = 4,
+    log_ports: tuple[int, int] = (8793, 8794),
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Environment for every Airflow process of the embedded default."""
+    root = config.PROJECT_ROOT
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": str(parallelism),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in users.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API_AUTH__JWT_SECRET": _jwt_secret(home),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "300",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_ports[0]),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_ports[1]),
+        # standalone starts its components as `airflow …` from PATH: use this environment's
+        "PATH": f"{Path(sys.executable).parent}:{config.environ_snapshot(prefix='PATH').get('PATH', '/usr/bin:/bin')}",
+        "GOVERNANCE_DB_URL": db_url,
+        "GOVERNANCE_DATA_DIR": str(data_dir),
+        "GOVERNANCE_INCLUDE_DIR": str(config.include_dir()),
+    }
+    env.update(extra or {})
+    return env
+
+
+def _jwt_secret(home: Path) -> str:
+    path = home / "jwt_secret"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(64))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def write_demo_passwords(home: Path, users: Mapping[str, str]) -> Path:
+    """Demo only: every user's password is its user name."""
+    path = home / "simple_auth_manager_passwords.json"
+    home.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({u: u for u in users}, indent=2))
+    path.chmod(0o600)
+    return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class EmbeddedAirflow:
+    """``airflow standalone`` in its own process group, with our configuration."""
+
+    home: Path
+    port: int = 8080
+    db_url: str = field(default_factory=config.db_url)
+    data_dir: Path = field(default_factory=config.data_dir)
+    parallelism: int = 4
+    log_ports: tuple[int, int] = (8793, 8794)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        users = demo_users()
+        base = {k: v for k, v in config.environ_snapshot(prefix="").items() if not k.startswith("AIRFLOW__")}
+        base.update(
+            airflow_env(
+                home=self.home,
+                port=self.port,
+                db_url=self.db_url,
+                data_dir=self.data_dir,
+                users=users,
+                parallelism=self.parallelism,
+                log_ports=self.log_ports,
+                extra=self.extra_env,
+            )
+        )
+        return base
+
+    def prepare(self) -> None:
+        """Airflow metadata DB, governance DB, demo passwords (idempotent)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        write_demo_passwords(self.home, demo_users())
+        env = self.env()
+        airflow = str(Path(sys.executable).parent / "airflow")
+        subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "governance.cli", "init"], env=env, check=True)
+
+    def start(self, *, timeout: float = 120.0) -> EmbeddedAirflow:
+        for port in (self.port, *self.log_ports):
+            if not port_free(port):
+                raise RuntimeError(ERR_PORT_BUSY.format(port=port))
+        self.prepare()
+        airflow = str(Path(sys.executable).parent / "airflow")
+        out: Any = None
+        if self.log_path is not None:
+            self._log = open(self.log_path, "ab")
+            out = self._log
+        self.process = subprocess.Popen(
+            [airflow, "standalone"],
+            env=self.env(),
+            stdout=out,
+            stderr=subprocess.STDOUT if out is not None else None,
+            start_new_session=True,  # its own process group, so stop() reaches every child
+        )
+        try:
+            self.wait_ready(timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"airflow standalone exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=2) as resp:
+                    health = json.load(resp)
+                if all(
+                    (health.get(k) or {}).get("status") == "healthy"
+                    for k in ("metadatabase", "scheduler", "dag_processor")
+                ):
+                    return
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+            time.sleep(1)
+        raise RuntimeError(ERR_NOT_READY.format(seconds=timeout, log=self.log_path))
+
+    def stop(self, *, grace: float = 20.0) -> None:
+        """SIGTERM the whole process group, then SIGKILL whatever is left."""
+        if self.process is None:
+            return
+        pgid = self.process.pid
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(pgid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.2)
+            else:
+                continue
+            break
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> EmbeddedAirflow:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def load_demo_data() -> list[str]:
+    """Demo evaluation data and artifacts; demo prediction logs when the bias module is present."""
+    from governance.demo import write_demo_files
+
+    written = [str(p) for p in write_demo_files()]
+    try:
+        from governance import demo_predictions
+    except ModuleNotFoundError:
+        return written
+    writer = getattr(demo_predictions, "write_all_demo_predictions", None)
+    if writer is not None:
+        written += [str(p) for p in writer()]
+    return written
+
+
+def _start_s3(data: Path) -> Any:
+    try:
+        from governance import s3server
+    except ModuleNotFoundError:
+        return None
+    server = s3server.LocalS3Server.for_embedded_default(data_dir=data)  # type: ignore[attr-defined]
+    server.start()
+    return server
+
+
+def run(*, port: int, parallelism: int) -> int:
+    data = config.data_dir()
+    home = data / "airflow"
+    print(f"governance: data folder {data}")
+    for path in load_demo_data():
+        print(f"  demo data {path}")
+    s3 = _start_s3(data)
+    airflow = EmbeddedAirflow(
+        home=home,
+        port=port,
+        parallelism=parallelism,
+        extra_env={
+            "GOVERNANCE_FORM_DEFAULTS_CARD": str(
+                config.include_dir() / "model_cards" / "critical_clinical_triage.yaml"
+            ),
+            **(s3.env() if s3 is not None else {}),
+        },
+    )
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        print("\ngovernance: stopping Airflow and the S3 server …", flush=True)
+        airflow.stop()
+        if s3 is not None:
+            s3.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    print("governance: starting Airflow standalone (first start migrates its database) …", flush=True)
+    try:
+        airflow.start(timeout=300)
+    except Exception:
+        airflow.stop()
+        if s3 is not None:
+            s3.stop()
+        raise
+    users = demo_users()
+    print()
+    print(f"  Airflow UI:   {airflow.url}   (API: {airflow.url}/api/v2, governance API: {airflow.url}/governance)")
+    print("  Demo users (development only — the password is the user name):")
+    for user, role in users.items():
+        print(f"    {user:<12} role {role}")
+    print(f"  Demo cards:   {config.include_dir() / 'model_cards'}")
+    print(f"  Governance DB: {config.db_url()}")
+    print("  Submit: log in as 'owner', open DAG model_submission, Trigger (the form holds the CRITICAL demo card)")
+    print("  Stop:   Ctrl-C")
+    print(flush=True)
+    assert airflow.process is not None
+    rc = airflow.process.wait()
+    _stop(signal.SIGTERM, None)
+    return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m governance.embedded", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("run", help="start the embedded default in the foreground (Ctrl-C stops everything)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--parallelism", type=int, default=4, help="Airflow worker slots (default 4)")
+    args = parser.parse_args(argv)
+    return run(port=args.port, parallelism=args.parallelism)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Builds the approval DAGs (one per risk tier) from the workflow definition."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Param, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from governance.approval import OPTIONS
+from governance.orchestration.operators import GovernanceReviewOperator
+from governance.workflows import StepKind, WorkflowDefinition
+
+MODEL_ID_SCHEMA = {"type": "string", "pattern": "^m-[0-9a-f]{12}$", "description": "id of a REVIEW_PENDING model"}
+DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(seconds=5)}
+START = datetime(2026, 1, 1)
+
+
+def _doc(tier: str, wf: WorkflowDefinition) -> str:
+    lines = [
+        f"# Model approval — {tier.upper()} risk tier",
+        "",
+        'Triggered by `model_submission` with `{"model_id": "m-…"}` once a model version is registered,',
+        f"risk-assessed as **{tier.upper()}** and set to REVIEW_PENDING. Generated from",
+        "`include/workflows/approval.yaml`; steps, in order:",
+        "",
+    ]
+    for name, step in wf.steps_for(tier):
+        who = f" — group `{step.group}`, timeout {step.response_timeout}" if step.group else ""
+        extra = f", {step.approvals} distinct approvers" if step.approvals > 1 else ""
+        lines.append(f"1. **{step.title}** (`{name}`, {step.kind.value}{who}{extra})")
+    lines += [
+        "",
+        "Reviewers answer under **Required Actions**. The model's owner is never a reviewer.",
+        "A failed check, a negative answer or a timeout skips the remaining steps;",
+        "`record_decision` always runs and sets APPROVED (with who approved) or DEVELOPMENT",
+        "(with the failed step and reasons). Every result and answer is in the audit trail.",
+    ]
+    return "\n".join(lines)
+
+
+def build_approval_dag(tier: str, wf: WorkflowDefinition) -> DAG:
+    tier = tier.lower()
+    with DAG(
+        dag_id=f"model_approval_{tier}",
+        schedule=None,
+        start_date=START,
+        catchup=False,
+        doc_md=_doc(tier, wf),
+        tags=["governance", "approval", tier],
+        default_args=DEFAULT_ARGS,
+        params={
+            "model_id": Param(
+                type="string", pattern=MODEL_ID_SCHEMA["pattern"], description=MODEL_ID_SCHEMA["description"]
+            )
+        },
+        max_active_runs=16,
+        render_template_as_native_obj=False,
+    ) as dag:
+        previous: Any = None
+        for name, step in wf.steps_for(tier):
+            for t in _step_tasks(name, step, tier):
+                if previous is not None:
+                    previous >> t
+                previous = t
+
+        @task(task_id="record_decision", trigger_rule="all_done")
+        def record_decision(*, params: dict[str, Any], run_id: str) -> dict[str, Any]:
+            from governance import approval
+
+            return approval.finalize(model_id=params["model_id"], run_id=run_id, tier=tier)
+
+        previous >> record_decision()
+    return dag
+
+
+def _step_tasks(name: str, step: Any, tier: str) -> list[Any]:
+    if step.kind == StepKind.AUTOMATED:
+
+        @task(task_id=name)
+        def automated(*, params: dict[str, Any], run_id: str) -> dict[str, Any]:
+            from governance import approval
+
+            result = approval.run_automated_step(model_id=params["model_id"], run_id=run_id, tier=tier, step=name)
+            if not result["passed"]:
+                raise AirflowSkipException("automated checks failed: " + "; ".join(result["reasons"]))
+            return result
+
+        return [automated()]
+    tasks: list[Any] = []
+    if step.kind == StepKind.COMPLIANCE:
+
+        @task(task_id=name)
+        def compliance(*, params: dict[str, Any], run_id: str) -> dict[str, Any]:
+            from governance import approval
+
+            result = approval.run_compliance_step(model_id=params["model_id"], run_id=run_id, tier=tier, step=name)
+            if not result["passed"]:
+                raise AirflowSkipException("compliance checks failed: " + "; ".join(result["reasons"]))
+            return result
+
+        tasks.append(compliance())
+    positive, negative = OPTIONS[step.kind]
+    count = step.approvals if step.kind == StepKind.APPROVAL else 1
+    for i in range(1, count + 1):
+        if step.kind == StepKind.APPROVAL:
+            task_id = f"{name}_{i}"
+        elif step.kind == StepKind.COMPLIANCE:
+            task_id = f"{name}_confirm"
+        else:
+            task_id = name
+        tasks.append(
+            GovernanceReviewOperator(
+                task_id=task_id,
+                step=name,
+                kind=step.kind.value,
+                group=step.group,
+                tier=tier,
+                positive=positive,
+                negative=negative,
+                response_timeout=step.response_timeout,
+                retries=3,
+                retry_delay=timedelta(seconds=2),
+            )
+        )
+    return tasks
