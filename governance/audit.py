@@ -2,12 +2,16 @@
 
 Each event is ``{id, timestamp, event_type, model_id, actor, details, prev_hash, hash}``.
 ``hash`` is the SHA-256 of the canonical serialisation (:func:`canonical_bytes`) of the
-event's fields and ``prev_hash``, so altering, deleting, inserting or reordering any event
-breaks the chain, and :meth:`AuditTrail.verify` names the first event where it breaks.
+event's fields and ``prev_hash``: the UTF-8 bytes of the compact JSON array
+``[id, timestamp, event_type, model_id, actor, details, prev_hash]`` (``details`` is itself
+canonical JSON text, see :func:`canonical_details`). Altering, deleting, inserting or
+reordering any event breaks the chain, and :meth:`AuditTrail.verify` names the first event
+where it breaks.
 
 Appends are serialised through the one-row ``audit_head`` table (``SELECT … FOR UPDATE`` on
 PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite): the chain never forks, whatever the number of
-concurrent writers.
+concurrent writers, and ids are contiguous. Timestamps never go backwards along the chain,
+which lets time-range queries narrow themselves to an id range.
 """
 
 from __future__ import annotations
@@ -15,25 +19,36 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import multiprocessing
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _q  # C-accelerated JSON string quoting, no ASCII escaping
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, select
 
 from governance.errors import AuditChainError, GovernanceError
+from governance.store.engine import read_connection
 from governance.store.tables import audit_events, audit_head
 
 GENESIS_HASH = "0" * 64
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 MAX_QUERY_LIMIT = 10_000
 VERIFY_CHUNK = 20_000
+PARALLEL_VERIFY_MIN = 200_000
+"""Chains at least this long are verified by several processes (one per CPU, at most 4)."""
+COPY_MIN = 200
+"""Batches at least this large are written with COPY on PostgreSQL."""
 
 ERR_NO_HEAD = "audit trail is not initialised; run `governance init` first"
 ERR_BAD_CURSOR = "cursor {cursor!r} is not a cursor returned by a previous query"
 ERR_BAD_LIMIT = "limit must be between 1 and {max}, got {value}"
+ERR_BAD_ORDER = "order must be 'asc' or 'desc', got {value!r}"
 ERR_BAD_TIME = "{name}={value!r} is not an ISO 8601 time (expected e.g. 2026-11-27T09:30:00Z)"
+ERR_EMPTY_FIELD = "audit events need a non-empty event_type and actor (got event_type={event_type!r}, actor={actor!r})"
 
 # verify() problem kinds and texts
 PROBLEM_ALTERED = "altered"
@@ -42,16 +57,30 @@ PROBLEM_INSERTED = "inserted"
 PROBLEM_REORDERED = "reordered"
 PROBLEM_TRUNCATED = "truncated"
 MSG_ALTERED = "content altered: stored hash {stored} but the fields hash to {computed}"
-MSG_GAP = "events {first}..{last} are missing before it (deleted)"
+MSG_UNREADABLE = "content altered: the stored fields cannot be hashed ({error})"
+MSG_GAP = "events {first}..{last} are missing (deleted); the next stored event is {next}"
+MSG_MOVED = (
+    "this row holds event {original} (its fields hash correctly only as event {original}): "
+    "events were reordered or renumbered"
+)
+MSG_REPLACED = (
+    "event {next} was chained to a different predecessor (prev_hash {prev}): this event was inserted in its place"
+)
 MSG_LINK = (
-    "prev_hash {prev} does not match the hash of the event before it (id {before}): an event "
-    "was deleted, inserted or reordered here"
+    "prev_hash {prev} does not match the hash of the event before it (id {before}), and no later event "
+    "is chained to this one: it was inserted"
 )
 MSG_REORDERED = "timestamp {ts} is earlier than the event before it ({prev_ts}): events were reordered"
-MSG_START = "the chain should start after event {base_id} with prev_hash {base_hash}"
-MSG_TRUNCATED = "the chain ends at event {last} but its recorded head is event {head}: events were removed from the end"
+MSG_START = (
+    "the chain should start after event {base_id} with prev_hash {base_hash}; this event does not: it was inserted"
+)
+MSG_TRUNCATED = (
+    "the chain ends at event {last} but its recorded head is event {head}: "
+    "events {first}..{head} were removed from the end"
+)
+MSG_HEAD_MISMATCH = "the last event's hash {stored} is not the recorded chain head {head_hash}: it was altered"
 MSG_BEYOND_HEAD = "event lies beyond the recorded chain head {head}: it was inserted"
-MSG_EMPTY_BUT_HEAD = "no events, but the recorded head is event {head}: events were removed"
+MSG_EMPTY_BUT_HEAD = "no events, but the recorded head is event {head}: events {first}..{head} were removed"
 
 
 def utc_now() -> datetime:
@@ -99,6 +128,10 @@ def _json_default(value: Any) -> Any:
 
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_FMT = "[%d,%s,%s,%s,%s,%s,%s]"
+"""The JSON array of :func:`canonical_bytes`, spelled out: ``%d`` is how JSON writes an int and
+``_q`` is the C string quoter ``json.dumps(..., ensure_ascii=False)`` uses, so the bytes are
+identical to ``json.dumps([...], ensure_ascii=False, separators=(",", ":"))``, only faster."""
 
 
 def canonical_bytes(
@@ -110,7 +143,33 @@ def canonical_bytes(
     details: str,
     prev_hash: str,
 ) -> bytes:
-    """The exact bytes an event's hash covers: a JSON array of its fields in fixed order."""
+    """The exact bytes an event's hash covers: a JSON array of its fields in fixed order.
+
+    ``json.dumps([event_id, timestamp, event_type, model_id, actor, details, prev_hash],
+    ensure_ascii=False, separators=(",", ":")).encode("utf-8")``.
+    """
+    if (
+        type(event_id) is int
+        and type(timestamp) is str
+        and type(event_type) is str
+        and (model_id is None or type(model_id) is str)
+        and type(actor) is str
+        and type(details) is str
+        and type(prev_hash) is str
+    ):
+        return (
+            _FMT
+            % (
+                event_id,
+                _q(timestamp),
+                _q(event_type),
+                "null" if model_id is None else _q(model_id),
+                _q(actor),
+                _q(details),
+                _q(prev_hash),
+            )
+        ).encode()
+    # anything else (only a tampered row can hold it) is serialised by the general encoder
     return _encode([event_id, timestamp, event_type, model_id, actor, details, prev_hash]).encode()
 
 
@@ -192,11 +251,234 @@ def _decode_cursor(cursor: str, order: str) -> int:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         last_id = data["after"]
-        if not isinstance(last_id, int) or data.get("order") != order:
+        if not isinstance(last_id, int) or isinstance(last_id, bool) or data.get("order") != order:
             raise ValueError
         return last_id
     except (ValueError, KeyError, TypeError, json.JSONDecodeError):
         raise GovernanceError(ERR_BAD_CURSOR.format(cursor=cursor)) from None
+
+
+# ----------------------------------------------------------------------------- raw SQL
+
+_COLS = "id, timestamp, event_type, model_id, actor, details, prev_hash, hash"
+_SQL_HEAD = "SELECT last_id, last_hash, last_timestamp FROM audit_head WHERE id = 1"
+_SQL_HEAD_ALL = "SELECT last_id, last_hash, last_timestamp, base_id, base_hash FROM audit_head WHERE id = 1"
+_SQL_INSERT = f"INSERT INTO audit_events ({_COLS}) VALUES ({{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}})"
+_SQL_SET_HEAD = "UPDATE audit_head SET last_id = {p}, last_hash = {p}, last_timestamp = {p} WHERE id = 1"
+_SQL_SCAN = f"SELECT {_COLS} FROM audit_events ORDER BY id"
+_SQL_SCAN_RANGE = f"SELECT {_COLS} FROM audit_events WHERE id >= {{p}} AND id <= {{p}} ORDER BY id"
+_SQL_FROM = f"SELECT {_COLS} FROM audit_events WHERE id >= {{p}} ORDER BY id LIMIT 1"
+_SQL_SUCCESSOR = "SELECT id FROM audit_events WHERE prev_hash = {p} AND id <> {p} ORDER BY id LIMIT 1"
+_SQL_MIN_BEYOND = "SELECT min(id) FROM audit_events WHERE id > {p}"
+_SNAPSHOT_RE = re.compile(r"^[0-9A-Fa-f-]+$")
+
+
+def _sql(template: str, conn_or_dialect: Any) -> str:
+    name = conn_or_dialect if isinstance(conn_or_dialect, str) else conn_or_dialect.dialect.name
+    return template.format(p="%s" if name == "postgresql" else "?")
+
+
+def _dbapi(conn: Connection) -> Any:
+    """The DBAPI connection under ``conn``, inside ``conn``'s transaction (begun if needed)."""
+    if not conn.in_transaction():
+        conn.begin()
+    return conn.connection.dbapi_connection
+
+
+# ----------------------------------------------------------------------------- verify scan
+
+
+def _scan(
+    rows: Sequence[tuple[Any, ...]], expect: int, prev_hash: str | None, prev_ts: str, last_id: int
+) -> tuple[int, str | None, str, int | None]:
+    """Check ``rows`` (id order) as the continuation of a chain; the hot loop of verify.
+
+    Returns the state after the rows that passed (next expected id, last hash, last
+    timestamp) and the index of the first row that did not, or None if all passed. A row
+    passes if its id is the expected one and within the head, it links to the previous hash
+    (``prev_hash=None`` accepts any link for the first row), its timestamp does not go back
+    and its fields hash to its stored hash. Failures are classified by the caller.
+    """
+    sha = hashlib.sha256
+    q = _q
+    fmt = _FMT
+    i = 0
+    try:
+        if prev_hash is None and rows:
+            prev_hash = rows[0][6]
+        for eid, ts, et, mid, actor, det, ph, h in rows:
+            if (
+                eid != expect
+                or eid > last_id
+                or ph != prev_hash
+                or ts < prev_ts
+                or sha(
+                    (fmt % (eid, q(ts), q(et), "null" if mid is None else q(mid), q(actor), q(det), q(ph))).encode()
+                ).hexdigest()
+                != h
+            ):
+                return expect, prev_hash, prev_ts, i
+            prev_hash = h
+            prev_ts = ts
+            expect += 1
+            i += 1
+    except Exception:  # a value that is not text (only a tampered row holds one): classified by the caller
+        return expect, prev_hash, prev_ts, i
+    return expect, prev_hash, prev_ts, None
+
+
+@dataclass
+class _RangeResult:
+    ok: bool
+    first_prev_hash: str | None = None
+    first_ts: str = ""
+    last_hash: str | None = None
+    last_ts: str = ""
+    expect: int = 0
+    error: str | None = None
+
+
+def _verify_range_worker(
+    dialect: str,
+    cargs: list[Any],
+    cparams: dict[str, Any],
+    snapshot: str | None,
+    lo: int,
+    hi: int,
+    chunk: int,
+    out: Any,
+) -> None:
+    """Run in a child process: scan events ``lo..hi`` on a connection of its own."""
+    try:
+        out.send(_verify_range(dialect, cargs, cparams, snapshot, lo, hi, chunk))
+    except Exception as exc:  # reported to the parent, which then verifies on its own
+        out.send(_RangeResult(ok=False, error=repr(exc)))
+    finally:
+        out.close()
+
+
+def _verify_range(
+    dialect: str, cargs: list[Any], cparams: dict[str, Any], snapshot: str | None, lo: int, hi: int, chunk: int
+) -> _RangeResult:
+    if dialect == "postgresql":
+        import psycopg
+
+        dbapi_conn: Any = psycopg.connect(*cargs, **cparams, autocommit=True)
+        dbapi_conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        if snapshot:
+            dbapi_conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # validated by _SNAPSHOT_RE
+        cur = dbapi_conn.cursor(name="governance_verify_range")
+    else:
+        import sqlite3
+
+        dbapi_conn = sqlite3.connect(*cargs, **cparams)
+        cur = dbapi_conn.cursor()
+    try:
+        cur.execute(_sql(_SQL_SCAN_RANGE, dialect), (lo, hi))
+        res = _RangeResult(ok=True, expect=lo)
+        prev_hash: str | None = None
+        prev_ts = ""
+        while True:
+            rows = cur.fetchmany(chunk)
+            if not rows:
+                break
+            if res.first_prev_hash is None:
+                res.first_prev_hash, res.first_ts = rows[0][6], rows[0][1]
+            res.expect, prev_hash, prev_ts, bad = _scan(rows, res.expect, prev_hash, prev_ts, hi)
+            if bad is not None:
+                return _RangeResult(ok=False)
+        res.last_hash, res.last_ts = prev_hash, prev_ts
+        return res
+    finally:
+        cur.close()
+        dbapi_conn.close()
+
+
+def _lock_head_raw(dbapi: Any, dialect: str) -> tuple[int, str, str]:
+    cur = dbapi.cursor()
+    try:
+        cur.execute(_SQL_HEAD + (" FOR UPDATE" if dialect == "postgresql" else ""))
+        row = cur.fetchone()
+    finally:
+        cur.close()
+    if row is None:
+        raise AuditChainError(ERR_NO_HEAD)
+    return int(row[0]), str(row[1]), str(row[2])
+
+
+def _prepare(events: Iterable[NewEvent]) -> list[tuple[str, str | None, str, str]]:
+    """Validate and serialise events (before the chain lock is taken)."""
+    prepared = []
+    for ev in events:
+        if not ev.event_type or not ev.actor:
+            raise GovernanceError(ERR_EMPTY_FIELD.format(event_type=ev.event_type, actor=ev.actor))
+        prepared.append((ev.event_type, ev.model_id, ev.actor, canonical_details(ev.details)))
+    return prepared
+
+
+def _append_raw(dbapi: Any, dialect: str, prepared: list[tuple[str, str | None, str, str]]) -> list[AuditEvent]:
+    """Chain and write prepared events on a DBAPI connection inside an open transaction."""
+    last_id, last_hash, last_ts = _lock_head_raw(dbapi, dialect)
+    now = format_ts(utc_now())
+    ts = now if now > last_ts else last_ts  # timestamps never go backwards along the chain
+    qts = _q(ts)
+    sha = hashlib.sha256
+    rows: list[tuple[Any, ...]] = []
+    out: list[AuditEvent] = []
+    for etype, mid, actor, details_text in prepared:
+        last_id += 1
+        h = sha(
+            (
+                _FMT
+                % (
+                    last_id,
+                    qts,
+                    _q(etype),
+                    "null" if mid is None else _q(mid),
+                    _q(actor),
+                    _q(details_text),
+                    _q(last_hash),
+                )
+            ).encode()
+        ).hexdigest()
+        rows.append((last_id, ts, etype, mid, actor, details_text, last_hash, h))
+        out.append(
+            AuditEvent(
+                id=last_id,
+                timestamp=ts,
+                event_type=etype,
+                model_id=mid,
+                actor=actor,
+                details=json.loads(details_text),
+                prev_hash=last_hash,
+                hash=h,
+            )
+        )
+        last_hash = h
+    head = (last_id, last_hash, ts)
+    cur = dbapi.cursor()
+    try:
+        if dialect == "postgresql" and len(rows) >= COPY_MIN:
+            with cur.copy(f"COPY audit_events ({_COLS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(_sql(_SQL_SET_HEAD, dialect), head)
+        elif dialect == "postgresql":
+            # one round trip: insert the events and move the head in a single statement
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+            cur.execute(
+                f"WITH ins AS (INSERT INTO audit_events ({_COLS}) VALUES {values}) " + _sql(_SQL_SET_HEAD, dialect),
+                [*(v for row in rows for v in row), *head],
+            )
+        else:
+            if len(rows) == 1:
+                cur.execute(_sql(_SQL_INSERT, dialect), rows[0])
+            else:
+                cur.executemany(_sql(_SQL_INSERT, dialect), rows)
+            cur.execute(_sql(_SQL_SET_HEAD, dialect), head)
+    finally:
+        cur.close()
+    return out
 
 
 class AuditTrail:
@@ -222,15 +504,12 @@ class AuditTrail:
             )
 
     def _lock_head(self, conn: Connection) -> tuple[int, str, str]:
-        stmt = select(audit_head.c.last_id, audit_head.c.last_hash, audit_head.c.last_timestamp).where(
-            audit_head.c.id == 1
-        )
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        row = conn.execute(stmt).first()
-        if row is None:
-            raise AuditChainError(ERR_NO_HEAD)
-        return int(row[0]), str(row[1]), str(row[2])
+        """Take the chain lock for ``conn``'s transaction and return the chain's tip.
+
+        PostgreSQL: a row lock on the head (held to commit/rollback). SQLite: the transaction
+        already holds the database write lock (``BEGIN IMMEDIATE``).
+        """
+        return _lock_head_raw(_dbapi(conn), conn.dialect.name)
 
     def append_in(
         self,
@@ -248,51 +527,10 @@ class AuditTrail:
 
     def append_many_in(self, conn: Connection, events: Iterable[NewEvent]) -> list[AuditEvent]:
         """Append events in order inside the caller's transaction, under the chain lock."""
-        last_id, last_hash, last_ts = self._lock_head(conn)
-        now = format_ts(utc_now())
-        ts = now if now > last_ts else last_ts  # timestamps never go backwards along the chain
-        rows: list[dict[str, Any]] = []
-        out: list[AuditEvent] = []
-        for ev in events:
-            if not ev.event_type or not ev.actor:
-                raise GovernanceError("audit events need a non-empty event_type and actor")
-            last_id += 1
-            details_text = canonical_details(ev.details)
-            h = compute_hash(last_id, ts, ev.event_type, ev.model_id, ev.actor, details_text, last_hash)
-            rows.append(
-                {
-                    "id": last_id,
-                    "timestamp": ts,
-                    "event_type": ev.event_type,
-                    "model_id": ev.model_id,
-                    "actor": ev.actor,
-                    "details": details_text,
-                    "prev_hash": last_hash,
-                    "hash": h,
-                }
-            )
-            out.append(
-                AuditEvent(
-                    id=last_id,
-                    timestamp=ts,
-                    event_type=ev.event_type,
-                    model_id=ev.model_id,
-                    actor=ev.actor,
-                    details=json.loads(details_text),
-                    prev_hash=last_hash,
-                    hash=h,
-                )
-            )
-            last_hash = h
-        if not rows:
-            return out
-        conn.execute(insert(audit_events), rows)
-        conn.execute(
-            update(audit_head)
-            .where(audit_head.c.id == 1)
-            .values(last_id=last_id, last_hash=last_hash, last_timestamp=ts)
-        )
-        return out
+        prepared = _prepare(events)
+        if not prepared:
+            return []
+        return _append_raw(_dbapi(conn), conn.dialect.name, prepared)
 
     def append(
         self,
@@ -303,13 +541,34 @@ class AuditTrail:
         details: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
         """Append one event in its own transaction."""
-        with self.engine.begin() as conn:
-            return self.append_in(conn, event_type=event_type, actor=actor, model_id=model_id, details=details)
+        return self.append_many(
+            [NewEvent(event_type=event_type, actor=actor, model_id=model_id, details=details or {})]
+        )[0]
 
     def append_many(self, events: Iterable[NewEvent]) -> list[AuditEvent]:
-        """Append a batch of events in one transaction (one lock, one commit)."""
-        with self.engine.begin() as conn:
-            return self.append_many_in(conn, events)
+        """Append a batch of events in one transaction (one lock, one commit).
+
+        Runs on the pooled DBAPI connection directly: this is the hot path of every writer,
+        and SQLAlchemy's per-statement machinery would cost more than SQLite's commit.
+        """
+        prepared = _prepare(events)
+        if not prepared:
+            return []
+        dialect = self.engine.dialect.name
+        raw = self.engine.raw_connection()
+        try:
+            dbapi = raw.driver_connection
+            if dialect == "sqlite":
+                dbapi.execute("BEGIN IMMEDIATE")
+            try:
+                out = _append_raw(dbapi, dialect, prepared)
+                dbapi.commit()
+            except BaseException:
+                dbapi.rollback()
+                raise
+        finally:
+            raw.close()
+        return out
 
     def log_inference(
         self,
@@ -322,92 +581,261 @@ class AuditTrail:
     ) -> AuditEvent:
         """Record one inference by the SHA-256 of its input and output; never the raw text."""
 
-        def digest(v: str | bytes) -> str:
-            return hashlib.sha256(v.encode("utf-8") if isinstance(v, str) else v).hexdigest()
+        def raw(v: str | bytes) -> bytes:
+            return v.encode("utf-8") if isinstance(v, str) else v
 
         details = dict(extra or {})
         details.update(
-            input_sha256=digest(input_text),
-            output_sha256=digest(output_text),
-            input_bytes=len(input_text.encode() if isinstance(input_text, str) else input_text),
-            output_bytes=len(output_text.encode() if isinstance(output_text, str) else output_text),
+            input_sha256=hashlib.sha256(raw(input_text)).hexdigest(),
+            output_sha256=hashlib.sha256(raw(output_text)).hexdigest(),
+            input_bytes=len(raw(input_text)),
+            output_bytes=len(raw(output_text)),
         )
         return self.append(event_type="inference", actor=actor, model_id=model_id, details=details)
 
     # ------------------------------------------------------------------ reading
 
     def head(self) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             row = conn.execute(select(audit_head).where(audit_head.c.id == 1)).mappings().first()
         if row is None:
             raise AuditChainError(ERR_NO_HEAD)
         return dict(row)
 
-    def verify(self, *, chunk: int = VERIFY_CHUNK) -> VerifyResult:
-        """Walk the chain and report the first event where it breaks."""
-        head = self.head()
-        expect_id = int(head["base_id"]) + 1
-        prev_hash = str(head["base_hash"])
-        prev_ts = ""
-        count = 0
-        sha = hashlib.sha256
-        cols = (
-            audit_events.c.id,
-            audit_events.c.timestamp,
-            audit_events.c.event_type,
-            audit_events.c.model_id,
-            audit_events.c.actor,
-            audit_events.c.details,
-            audit_events.c.prev_hash,
-            audit_events.c.hash,
-        )
-        after = -1
-        with self.engine.connect() as conn:
+    def verify(self, *, chunk: int = VERIFY_CHUNK, workers: int | None = None) -> VerifyResult:
+        """Walk the chain and report the first event where it breaks.
+
+        Problems, by the first event they concern: ``altered`` (its fields do not hash to
+        its stored hash, or the last event is not the recorded head), ``reordered`` (it holds
+        another position's event, or its timestamp goes back), ``deleted`` (events missing
+        before the next stored one; named by the first missing id), ``truncated`` (events
+        missing at the end; named by the first missing id), ``inserted`` (it lies beyond the
+        head or before the chain's start, or it replaced an event: the event after it is
+        chained to a different predecessor, or it is chained to nothing before it).
+
+        Reads one snapshot of the database. Long chains are hashed by ``workers`` processes
+        (default: one per CPU, at most 4, for chains of :data:`PARALLEL_VERIFY_MIN` events or
+        more); any doubt they raise is settled by the sequential walk.
+        """
+        with read_connection(self.engine, snapshot=True) as conn:
+            cur = _dbapi(conn).cursor()
+            try:
+                cur.execute(_SQL_HEAD_ALL)
+                head = cur.fetchone()
+            finally:
+                cur.close()
+            if head is None:
+                raise AuditChainError(ERR_NO_HEAD)
+            last_id, last_hash, _, base_id, base_hash = int(head[0]), head[1], head[2], int(head[3]), head[4]
+            if workers is None:
+                cpus = os.cpu_count() or 1
+                workers = min(cpus, 4) if last_id - base_id >= PARALLEL_VERIFY_MIN else 1
+            if workers > 1 and last_id - base_id >= 2 * workers:
+                result = self._verify_parallel(conn, workers, chunk, last_id, last_hash, base_id, base_hash)
+                if result is not None:
+                    return result
+            return self._verify_sequential(conn, chunk, last_id, last_hash, base_id, base_hash)
+
+    def _verify_sequential(
+        self, conn: Connection, chunk: int, last_id: int, last_hash: str, base_id: int, base_hash: str
+    ) -> VerifyResult:
+        dialect = conn.dialect.name
+        dbapi = _dbapi(conn)
+        cur = dbapi.cursor(name="governance_verify") if dialect == "postgresql" else dbapi.cursor()
+        expect, prev_hash, prev_ts = base_id + 1, base_hash, ""
+        try:
+            cur.execute(_SQL_SCAN)
             while True:
-                rows = conn.execute(
-                    select(*cols).where(audit_events.c.id > after).order_by(audit_events.c.id).limit(chunk)
-                ).all()
+                rows = cur.fetchmany(chunk)
                 if not rows:
                     break
-                for eid, ts, etype, mid, actor, details, ph, h in rows:
-                    if eid > head["last_id"]:
-                        return self._bad(count, eid, PROBLEM_INSERTED, MSG_BEYOND_HEAD.format(head=head["last_id"]))
-                    if eid != expect_id:
-                        if count == 0 and eid < expect_id:
-                            return self._bad(
-                                count,
-                                eid,
-                                PROBLEM_INSERTED,
-                                MSG_START.format(base_id=head["base_id"], base_hash=head["base_hash"]),
-                            )
-                        return self._bad(count, eid, PROBLEM_DELETED, MSG_GAP.format(first=expect_id, last=eid - 1))
-                    computed = sha(_encode([eid, ts, etype, mid, actor, details, ph]).encode()).hexdigest()
-                    if computed != h:
-                        return self._bad(count, eid, PROBLEM_ALTERED, MSG_ALTERED.format(stored=h, computed=computed))
-                    if ph != prev_hash:
-                        if count == 0:
-                            return self._bad(
-                                count,
-                                eid,
-                                PROBLEM_DELETED,
-                                MSG_START.format(base_id=head["base_id"], base_hash=head["base_hash"]),
-                            )
-                        return self._bad(count, eid, PROBLEM_INSERTED, MSG_LINK.format(prev=ph, before=eid - 1))
-                    if ts < prev_ts:
-                        return self._bad(count, eid, PROBLEM_REORDERED, MSG_REORDERED.format(ts=ts, prev_ts=prev_ts))
-                    prev_hash, prev_ts = h, ts
-                    expect_id += 1
-                    count += 1
-                after = rows[-1][0]
-        if expect_id - 1 != head["last_id"] or prev_hash != head["last_hash"]:
+                expect, prev_hash, prev_ts, bad = _scan(rows, expect, prev_hash, prev_ts, last_id)
+                if bad is not None:
+                    assert prev_hash is not None
+                    return self._diagnose(
+                        conn, rows[bad], expect, prev_hash, prev_ts, last_id, last_hash, base_id, base_hash
+                    )
+        finally:
+            cur.close()
+        return self._check_end(expect - 1 - base_id, expect - 1, prev_hash, last_id, last_hash, base_id)
+
+    def _check_end(
+        self, count: int, prev_id: int, prev_hash: str | None, last_id: int, last_hash: str, base_id: int
+    ) -> VerifyResult:
+        if prev_id < last_id:
             if count == 0:
                 return self._bad(
-                    count, head["last_id"], PROBLEM_TRUNCATED, MSG_EMPTY_BUT_HEAD.format(head=head["last_id"])
+                    count, base_id + 1, PROBLEM_TRUNCATED, MSG_EMPTY_BUT_HEAD.format(head=last_id, first=base_id + 1)
                 )
             return self._bad(
-                count, expect_id, PROBLEM_TRUNCATED, MSG_TRUNCATED.format(last=expect_id - 1, head=head["last_id"])
+                count,
+                prev_id + 1,
+                PROBLEM_TRUNCATED,
+                MSG_TRUNCATED.format(last=prev_id, head=last_id, first=prev_id + 1),
+            )
+        if prev_hash != last_hash:
+            return self._bad(
+                count - 1, last_id, PROBLEM_ALTERED, MSG_HEAD_MISMATCH.format(stored=prev_hash, head_hash=last_hash)
             )
         return VerifyResult(ok=True, count=count)
+
+    def _verify_parallel(
+        self,
+        conn: Connection,
+        workers: int,
+        chunk: int,
+        last_id: int,
+        last_hash: str,
+        base_id: int,
+        base_hash: str,
+    ) -> VerifyResult | None:
+        """Split ``base_id+1..last_id`` over ``workers`` processes (this one takes the first
+        range). Returns None when anything looks wrong: the caller then walks sequentially."""
+        dialect = conn.dialect.name
+        dbapi = _dbapi(conn)
+        snapshot = None
+        if dialect == "postgresql":
+            cur = dbapi.cursor()
+            cur.execute("SELECT pg_export_snapshot()")
+            snapshot = str(cur.fetchone()[0])
+            cur.close()
+            if not _SNAPSHOT_RE.match(snapshot):
+                return None
+        cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
+        cparams = {k: v for k, v in cparams.items() if k != "context"}
+        n = last_id - base_id
+        bounds = [base_id + 1 + (n * k) // workers for k in range(workers)] + [last_id + 1]
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        procs = []
+        try:
+            for k in range(1, workers):
+                recv, send = ctx.Pipe(duplex=False)
+                p = ctx.Process(
+                    target=_verify_range_worker,
+                    args=(dialect, list(cargs), cparams, snapshot, bounds[k], bounds[k + 1] - 1, chunk, send),
+                    daemon=True,
+                )
+                p.start()
+                send.close()
+                procs.append((p, recv))
+            # this process: everything up to the first worker's range (incl. rows below the base)
+            cur = dbapi.cursor(name="governance_verify") if dialect == "postgresql" else dbapi.cursor()
+            expect, prev_hash, prev_ts = base_id + 1, base_hash, ""
+            try:
+                cur.execute(
+                    f"SELECT {_COLS} FROM audit_events WHERE id < {_sql('{p}', dialect)} ORDER BY id", (bounds[1],)
+                )
+                while True:
+                    rows = cur.fetchmany(chunk)
+                    if not rows:
+                        break
+                    expect, prev_hash, prev_ts, bad = _scan(rows, expect, prev_hash, prev_ts, last_id)
+                    if bad is not None:
+                        return None
+            finally:
+                cur.close()
+            for k, (_, recv) in enumerate(procs, start=1):
+                res: _RangeResult = recv.recv() if recv.poll(3600) else _RangeResult(ok=False)
+                # the worker's range must continue this one exactly: its scan checked that its
+                # first id is bounds[k] and that its events are contiguous and linked
+                if not res.ok or expect != bounds[k] or res.first_prev_hash != prev_hash or res.first_ts < prev_ts:
+                    return None
+                expect, prev_hash, prev_ts = res.expect, res.last_hash, res.last_ts
+            if expect != last_id + 1:
+                return None
+            cur = dbapi.cursor()
+            try:
+                cur.execute(_sql(_SQL_MIN_BEYOND, dialect), (last_id,))
+                beyond = cur.fetchone()[0]
+            finally:
+                cur.close()
+            if beyond is not None or prev_hash != last_hash:
+                return None
+            return VerifyResult(ok=True, count=n)
+        except (OSError, EOFError):
+            return None
+        finally:
+            for p, recv in procs:
+                recv.close()
+                p.join(timeout=5)
+                if p.is_alive():
+                    p.kill()
+
+    def _diagnose(
+        self,
+        conn: Connection,
+        row: tuple[Any, ...],
+        expect: int,
+        prev_hash: str,
+        prev_ts: str,
+        last_id: int,
+        last_hash: str,
+        base_id: int,
+        base_hash: str,
+    ) -> VerifyResult:
+        """Name the problem at ``row``, the first row the fast scan refused."""
+        eid, ts, et, mid, actor, det, ph, h = row
+        count = expect - 1 - base_id
+        if eid > expect and expect <= last_id:
+            if eid > last_id:  # everything from ``expect`` to the head is gone
+                return self._bad(
+                    count, expect, PROBLEM_TRUNCATED, MSG_TRUNCATED.format(last=expect - 1, head=last_id, first=expect)
+                )
+            return self._bad(count, expect, PROBLEM_DELETED, MSG_GAP.format(first=expect, last=eid - 1, next=eid))
+        if eid > last_id:
+            return self._bad(count, eid, PROBLEM_INSERTED, MSG_BEYOND_HEAD.format(head=last_id))
+        if eid < expect:  # only possible before the chain's start
+            return self._bad(count, eid, PROBLEM_INSERTED, MSG_START.format(base_id=base_id, base_hash=base_hash))
+        try:
+            computed = compute_hash(eid, ts, et, mid, actor, det, ph)
+        except Exception as exc:
+            return self._bad(count, eid, PROBLEM_ALTERED, MSG_UNREADABLE.format(error=type(exc).__name__))
+        if computed != h:
+            original = self._original_position(conn, row, last_id, last_hash)
+            if original is not None:
+                return self._bad(count, eid, PROBLEM_REORDERED, MSG_MOVED.format(original=original))
+            return self._bad(count, eid, PROBLEM_ALTERED, MSG_ALTERED.format(stored=h, computed=computed))
+        if ph != prev_hash:
+            if eid == base_id + 1:
+                return self._bad(count, eid, PROBLEM_INSERTED, MSG_START.format(base_id=base_id, base_hash=base_hash))
+            if self._is_anchored(conn, row, last_id, last_hash):
+                # this event is the one the rest of the chain hangs on: its predecessor is the intruder
+                return self._bad(count - 1, eid - 1, PROBLEM_INSERTED, MSG_REPLACED.format(next=eid, prev=ph))
+            return self._bad(count, eid, PROBLEM_INSERTED, MSG_LINK.format(prev=ph, before=eid - 1))
+        return self._bad(count, eid, PROBLEM_REORDERED, MSG_REORDERED.format(ts=ts, prev_ts=prev_ts))
+
+    def _original_position(self, conn: Connection, row: tuple[Any, ...], last_id: int, last_hash: str) -> int | None:
+        """If ``row``'s fields hash to its stored hash under another id, that id (found through
+        the event chained after it, or the head); else None."""
+        eid, ts, et, mid, actor, det, ph, h = row
+        candidates = []
+        if h == last_hash:
+            candidates.append(last_id)
+        cur = _dbapi(conn).cursor()
+        try:
+            cur.execute(_sql(_SQL_SUCCESSOR, conn), (h, eid))
+            found = cur.fetchone()
+        finally:
+            cur.close()
+        if found is not None:
+            candidates.append(int(found[0]) - 1)
+        for k in candidates:
+            if k != eid and compute_hash(k, ts, et, mid, actor, det, ph) == h:
+                return k
+        return None
+
+    def _is_anchored(self, conn: Connection, row: tuple[Any, ...], last_id: int, last_hash: str) -> bool:
+        """True if the event after ``row`` is chained to it (or ``row`` is the recorded head)."""
+        eid, h = row[0], row[7]
+        if eid == last_id:
+            return h == last_hash
+        cur = _dbapi(conn).cursor()
+        try:
+            cur.execute(_sql(_SQL_FROM, conn), (eid + 1,))
+            nxt = cur.fetchone()
+        finally:
+            cur.close()
+        return nxt is not None and nxt[0] == eid + 1 and nxt[6] == h
 
     @staticmethod
     def _bad(count: int, event_id: int, problem: str, message: str) -> VerifyResult:
@@ -429,59 +857,89 @@ class AuditTrail:
 
         Pagination is by keyset (the last id seen, in an opaque cursor): pages never shift
         or repeat when new events arrive between calls. ``since`` is inclusive, ``until``
-        exclusive.
+        exclusive. A time range is first turned into an id range (timestamps never go
+        backwards along the chain), so it costs two index probes, not a scan.
         """
         if not 1 <= limit <= MAX_QUERY_LIMIT:
             raise GovernanceError(ERR_BAD_LIMIT.format(max=MAX_QUERY_LIMIT, value=limit))
         if order not in ("asc", "desc"):
-            raise GovernanceError(f"order must be 'asc' or 'desc', got {order!r}")
+            raise GovernanceError(ERR_BAD_ORDER.format(value=order))
+        e = audit_events.c
         conds = []
         if model_id is not None:
-            conds.append(audit_events.c.model_id == model_id)
+            conds.append(e.model_id == model_id)
         if actor is not None:
-            conds.append(audit_events.c.actor == actor)
+            conds.append(e.actor == actor)
         if event_type is not None:
-            conds.append(audit_events.c.event_type == event_type)
-        if since is not None:
-            conds.append(audit_events.c.timestamp >= parse_time(since, name="since"))
-        if until is not None:
-            conds.append(audit_events.c.timestamp < parse_time(until, name="until"))
+            conds.append(e.event_type == event_type)
+        since_ts = parse_time(since, name="since") if since is not None else None
+        until_ts = parse_time(until, name="until") if until is not None else None
         if cursor:
             last = _decode_cursor(cursor, order)
-            conds.append(audit_events.c.id > last if order == "asc" else audit_events.c.id < last)
-        stmt = select(audit_events)
-        if conds:
-            stmt = stmt.where(and_(*conds))
-        key = audit_events.c.id.asc() if order == "asc" else audit_events.c.id.desc()
-        stmt = stmt.order_by(key).limit(limit + 1)
-        with self.engine.connect() as conn:
-            rows = conn.execute(stmt).mappings().all()
-        events = [_row_to_event(r) for r in rows[:limit]]
+            conds.append(e.id > last if order == "asc" else e.id < last)
+        with read_connection(self.engine) as conn:
+            if since_ts is not None:
+                conds.append(e.timestamp >= since_ts)
+                lo = self._first_id_at(conn, since_ts)
+                if lo is None:
+                    return Page(events=[], next_cursor=None)
+                conds.append(e.id >= lo)
+            if until_ts is not None:
+                conds.append(e.timestamp < until_ts)
+                hi = self._first_id_at(conn, until_ts)
+                if hi is not None:
+                    conds.append(e.id < hi)
+            stmt = select(audit_events)
+            if conds:
+                stmt = stmt.where(and_(*conds))
+            key = e.id.asc() if order == "asc" else e.id.desc()
+            rows = conn.execute(stmt.order_by(key).limit(limit + 1)).all()
+        events = [_tuple_to_event(r) for r in rows[:limit]]
         more = len(rows) > limit
         return Page(events=events, next_cursor=_encode_cursor(events[-1].id, order) if more else None)
+
+    @staticmethod
+    def _first_id_at(conn: Connection, ts: str) -> int | None:
+        """The id of the first event at or after ``ts`` (one probe of the (timestamp, id) index)."""
+        e = audit_events.c
+        return conn.execute(
+            select(e.id).where(e.timestamp >= ts).order_by(e.timestamp, e.id).limit(1)
+        ).scalar_one_or_none()
 
     def iter_events(
         self, *, after_id: int = 0, until_ts: str | None = None, chunk: int = 10_000
     ) -> Iterator[AuditEvent]:
         """All events after ``after_id`` (and before ``until_ts``), in chain order."""
         last = after_id
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             while True:
                 stmt = select(audit_events).where(audit_events.c.id > last)
                 if until_ts is not None:
                     stmt = stmt.where(audit_events.c.timestamp < until_ts)
-                rows = conn.execute(stmt.order_by(audit_events.c.id).limit(chunk)).mappings().all()
+                rows = conn.execute(stmt.order_by(audit_events.c.id).limit(chunk)).all()
                 if not rows:
                     return
                 for r in rows:
-                    yield _row_to_event(r)
-                last = rows[-1]["id"]
+                    yield _tuple_to_event(r)
+                last = rows[-1][0]
 
     def count(self) -> int:
-        from sqlalchemy import func
-
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             return int(conn.execute(select(func.count()).select_from(audit_events)).scalar_one())
+
+
+def _tuple_to_event(r: Sequence[Any]) -> AuditEvent:
+    eid, ts, et, mid, actor, det, ph, h = r
+    return AuditEvent(
+        id=int(eid),
+        timestamp=ts,
+        event_type=et,
+        model_id=mid,
+        actor=actor,
+        details=json.loads(det),
+        prev_hash=ph,
+        hash=h,
+    )
 
 
 def _row_to_event(r: Mapping[str, Any]) -> AuditEvent:

@@ -94,7 +94,7 @@ audit_events = Table(
     Index("ix_audit_events_model_id_id", "model_id", "id"),
     Index("ix_audit_events_actor_id", "actor", "id"),
     Index("ix_audit_events_event_type_id", "event_type", "id"),
-    Index("ix_audit_events_timestamp", "timestamp"),
+    Index("ix_audit_events_timestamp_id", "timestamp", "id"),
 )
 
 audit_head = Table(
