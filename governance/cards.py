@@ -134,6 +134,8 @@ def _check_uri(value: str) -> str:
 
 def _clip(value: object, limit: int = 60) -> str:
     text = str(value)
+    if not text.isprintable():  # show control characters as escapes, not raw bytes
+        text = text.encode("unicode_escape").decode("ascii")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
