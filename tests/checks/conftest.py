@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from governance.cards import ModelCard, parse_card_text, validate_card
+from governance.lifecycle import ModelStatus
+from governance.store import GovernanceStore, ModelRecord, migrate
 
 REPO = Path(__file__).resolve().parents[2]
 INCLUDE = REPO / "include"
@@ -65,3 +67,50 @@ def demo_frame() -> Any:
     import pandas as pd
 
     return pd.read_csv(INCLUDE / "demo" / "eval" / "credit-scorer.csv")
+
+
+# --------------------------------------------------------------------------- governance store helpers
+
+REVIEWERS = {
+    "security_review": ["sec1"],
+    "compliance_check": ["comp1"],
+    "stakeholder_review": ["approver1", "approver2"],
+}
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[GovernanceStore]:
+    """A fast throwaway SQLite governance store (the shared ``store`` fixture also runs PostgreSQL)."""
+    s = GovernanceStore.from_url(f"sqlite:///{tmp_path / 'governance.db'}")
+    migrate(s.engine)
+    yield s
+    s.engine.dispose()
+
+
+def record_automated(store: GovernanceStore, model: ModelRecord, *, run_id: str = "run-1") -> None:
+    """Run the automated checks and store one evidence row per check, as the approval workflow does."""
+    from governance.checks.automated import run_automated_checks
+
+    report = run_automated_checks(validate_card(model.card), include_dir=INCLUDE)
+    for check in report.checks:
+        store.record_evidence(
+            model.id,
+            step="automated_checks",
+            kind=check.name,
+            passed=check.passed,
+            details={"reasons": check.reasons, "details": check.details},
+            actor="governance",
+            run_id=run_id,
+        )
+
+
+def submit(
+    store: GovernanceStore, card_file: str, *, owner: str = "alice", evidence: bool = True, **changes: Any
+) -> ModelRecord:
+    """Register a card, send it to review, and record its automated-check evidence."""
+    card = make_card(card_file, **changes)
+    model = store.register(card, owner=owner, run_id="run-1").model
+    store.transition(model.id, ModelStatus.REVIEW_PENDING, actor=owner)
+    if evidence:
+        record_automated(store, store.get(model.id))
+    return store.get(model.id)

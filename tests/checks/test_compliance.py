@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,55 +11,15 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 
-from governance.cards import validate_card
 from governance.checks import compliance as comp
 from governance.checks import compliance_checks as cc
-from governance.checks.automated import run_automated_checks
 from governance.errors import GovernanceError
-from governance.lifecycle import ModelStatus
-from governance.store import GovernanceStore, ModelRecord, migrate
+from governance.store import GovernanceStore, ModelRecord
 from governance.store.tables import evidence, model_versions
-from tests.checks.conftest import INCLUDE, make_card
+from tests.checks.conftest import INCLUDE, REVIEWERS, submit
 
 HIGH_STEPS = ["automated_checks", "security_review", "compliance_check"]
 CRITICAL_STEPS = [*HIGH_STEPS, "stakeholder_review"]
-REVIEWERS = {
-    "security_review": ["sec1"],
-    "compliance_check": ["comp1"],
-    "stakeholder_review": ["approver1", "approver2"],
-}
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[GovernanceStore]:
-    s = GovernanceStore.from_url(f"sqlite:///{tmp_path / 'governance.db'}")
-    migrate(s.engine)
-    yield s
-    s.engine.dispose()
-
-
-def submit(store: GovernanceStore, card_file: str, *, owner: str = "alice", evidence: bool = True, **changes: Any):
-    """Register a card, send it to review, and record its automated-check evidence as the workflow does."""
-    card = make_card(card_file, **changes)
-    model = store.register(card, owner=owner, run_id="run-1").model
-    store.transition(model.id, ModelStatus.REVIEW_PENDING, actor=owner)
-    if evidence:
-        record_automated(store, store.get(model.id))
-    return store.get(model.id)
-
-
-def record_automated(store: GovernanceStore, model: ModelRecord, *, run_id: str = "run-1") -> None:
-    report = run_automated_checks(validate_card(model.card), include_dir=INCLUDE)
-    for check in report.checks:
-        store.record_evidence(
-            model.id,
-            step="automated_checks",
-            kind=check.name,
-            passed=check.passed,
-            details={"reasons": check.reasons, "details": check.details},
-            actor="governance",
-            run_id=run_id,
-        )
 
 
 def evaluate(store: GovernanceStore, model: ModelRecord, steps: list[str] = HIGH_STEPS, **kwargs: Any):
