@@ -16,6 +16,7 @@ Scope rules:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,7 +308,9 @@ def _md(text: str) -> str:
 def _evidence_text(evidence: Mapping[str, Any], limit: int = 300) -> str:
     parts = []
     for key, value in evidence.items():
-        shown = value if isinstance(value, str) else yaml.safe_dump(jsonable(value), default_flow_style=True).strip()
+        shown = (
+            value if isinstance(value, str) else json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"))
+        )
         parts.append(f"{key}={shown}")
     text = "; ".join(parts)
     return text if len(text) <= limit else text[: limit - 3] + "..."

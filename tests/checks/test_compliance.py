@@ -309,6 +309,7 @@ def test_report_markdown_and_round_trip(sqlite_store: GovernanceStore) -> None:
     assert md.startswith(f"### Compliance: clinical-triage 3.0.0 (`{model.id}`): **FAILED**")
     assert "#### EU_AI_ACT: EU Artificial Intelligence Act: FAILED" in md
     assert "| **EU-AIA-14** Human oversight (EU AI Act Art. 14) | FAIL: " in md
+    assert "autonomous=true; human_oversight=A triage nurse" in md  # evidence shown as compact JSON values
 
 
 def test_requirements_file_is_validated(tmp_path: Path) -> None:
