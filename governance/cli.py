@@ -24,12 +24,17 @@ ERR_NOT_INITIALISED = "the governance database at {url} is not initialised; run 
 Handler = Callable[[argparse.Namespace], int]
 
 
+_ENGINES: list[Any] = []
+"""Engines a command opened; :func:`main` disposes them (closing pooled connections)."""
+
+
 def _store() -> Any:
     from sqlalchemy import inspect
 
     from governance.store import GovernanceStore
 
     store = GovernanceStore.from_url()
+    _ENGINES.append(store.engine)
     if not inspect(store.engine).has_table("audit_head"):
         raise GovernanceError(ERR_NOT_INITIALISED.format(url=_safe_url(store.engine.url)))
     return store
@@ -51,6 +56,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from governance.store import make_engine, migrate
 
     engine = make_engine()
+    _ENGINES.append(engine)
     before, after = migrate(engine)
     url = _safe_url(engine.url)
     if before == after:
@@ -287,6 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        while _ENGINES:
+            _ENGINES.pop().dispose()
 
 
 def _fail_errors() -> tuple[type[Exception], ...]:

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from governance import config
+from governance.errors import GovernanceError
 
 READ_ONLY = "governance_read_only"
 """Execution option for connections that only read: on SQLite they open a deferred
@@ -21,16 +22,20 @@ ERR_BAD_URL = (
 )
 
 
+class DatabaseURLError(GovernanceError, ValueError):
+    """``GOVERNANCE_DB_URL`` is not a database URL we support."""
+
+
 def normalise_url(url: str) -> str:
     """Map ``postgresql://`` to the psycopg 3 driver, which is the one we install."""
     try:
         parsed = make_url(url)
     except Exception:
-        raise ValueError(ERR_BAD_URL.format(url=url)) from None
+        raise DatabaseURLError(ERR_BAD_URL.format(url=url)) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise ValueError(ERR_BAD_URL.format(url=url))
+        raise DatabaseURLError(ERR_BAD_URL.format(url=url))
     return parsed.render_as_string(hide_password=False)
 
 
