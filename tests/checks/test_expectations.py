@@ -230,3 +230,38 @@ def test_nan_metric_fails() -> None:
     result = ex.check_metrics(card, include_dir=INCLUDE)
     assert not result.passed
     assert result.reasons == [ex.ERR_METRIC_NAN.format(metric="auc", value="nan", threshold="0.8")]
+
+
+def test_non_numeric_score_fails_with_reason(eval_card, demo_frame, include_copy: Path) -> None:
+    frame = demo_frame.copy()
+    frame["score"] = frame["score"].astype(str)
+    frame.loc[0, "score"] = "high"
+    result = ex.check_evaluation_data(eval_card(frame), include_dir=include_copy)
+    assert not result.passed
+    assert len(result.reasons) == 1
+    assert result.reasons[0].startswith("evaluation data: Scores are probabilities in [0, 1]")
+
+
+def test_s3_dataset(monkeypatch: pytest.MonkeyPatch, demo_frame) -> None:
+    moto = pytest.importorskip("moto")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("GOVERNANCE_S3_ENDPOINT_URL", raising=False)
+    with moto.mock_aws():
+        import boto3
+
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="eval")
+        s3.put_object(Bucket="eval", Key="credit/eval.csv", Body=demo_frame.to_csv(index=False).encode())
+        metrics = {"accuracy": {"value": 0.86, "threshold": 0.8}}
+        card = make_card(evaluation={"dataset_uri": "s3://eval/credit/eval.csv", "metrics": metrics})
+        result = ex.check_evaluation_data(card, include_dir=INCLUDE)
+        assert result.passed, result.reasons
+        card = make_card(evaluation={"dataset_uri": "s3://eval/credit/none.csv", "metrics": metrics})
+        result = ex.check_evaluation_data(card, include_dir=INCLUDE)
+        assert result.reasons == [
+            ERR_NOT_FOUND.format(
+                field="evaluation.dataset_uri", uri="s3://eval/credit/none.csv", where="s3://eval/credit/none.csv"
+            )
+        ]
