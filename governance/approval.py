@@ -169,7 +169,12 @@ def run_compliance_step(*, model_id: str, run_id: str, tier: str, step: str = "c
     from governance.checks.compliance import evaluate_compliance
 
     wf = load_workflows()
-    report = evaluate_compliance(model=model, store=store, workflow_steps=list(wf.tiers[tier.lower()]))
+    report = evaluate_compliance(
+        model=model,
+        store=store,
+        workflow_steps=list(wf.tiers[tier.lower()]),
+        evidence_encrypted_at_rest=config.evidence_encrypted_at_rest(),
+    )
     data = report.to_dict()
     reasons = _compliance_reasons(data)
     store.record_evidence(
@@ -329,6 +334,8 @@ def finalize(*, model_id: str, run_id: str, tier: str, workflow: WorkflowDefinit
     store = _store()
     wf = workflow or load_workflows()
     model = store.get(model_id)
+    if model.risk_level.lower() != tier.lower():
+        _check_run(store, model_id=model_id, tier=tier)  # raises: another tier's workflow
     if model.status != ModelStatus.REVIEW_PENDING:
         return {
             "model_id": model_id,

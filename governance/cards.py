@@ -295,10 +295,12 @@ class _NoAliasLoader(yaml.SafeLoader):
 
 # YAML 1.1 turns 'yes'/'no'/'on'/'off' into booleans and dates into date objects; keep the
 # card's scalars as JSON would see them: only true/false are booleans, timestamps stay text.
-for _first, _resolvers in list(_NoAliasLoader.yaml_implicit_resolvers.items()):
-    _NoAliasLoader.yaml_implicit_resolvers[_first] = [
-        (tag, rx) for tag, rx in _resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
-    ]
+# (A copy: the resolver table is otherwise shared with yaml.SafeLoader, and editing it in
+# place would change how every yaml.safe_load in the process reads booleans.)
+_NoAliasLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 _NoAliasLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )

@@ -49,6 +49,20 @@ def form_defaults_card() -> Path | None:
     return Path(value) if value else None
 
 
+def evidence_encrypted_at_rest() -> bool | None:
+    """The platform's declaration that the evidence stores are encrypted at rest.
+
+    ``GOVERNANCE_EVIDENCE_ENCRYPTED_AT_REST`` = true / false; unset means "not declared", and
+    the compliance tracker then looks for an encryption signal in the configuration itself.
+    """
+    value = (_env("GOVERNANCE_EVIDENCE_ENCRYPTED_AT_REST") or "").strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    return None
+
+
 def db_url() -> str:
     """SQLAlchemy URL of the governance database; ``GOVERNANCE_DB_URL``.
 

