@@ -1,0 +1,86 @@
+"""The governance API: read-only views of the registry and the audit trail over HTTP.
+
+Mounted in Airflow's API server by ``plugins/governance_plugin.py`` under ``/governance``
+(every route needs an Airflow login token), and usable on its own as a FastAPI app.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query
+
+from governance import config
+from governance.errors import GovernanceError, ModelNotFoundError
+
+
+def _store() -> Any:
+    from governance.store import GovernanceStore
+
+    return GovernanceStore.from_url(config.db_url())
+
+
+router = APIRouter()
+
+
+@router.get("/models", summary="Model versions, optionally by status")
+def list_models(status: str | None = None) -> list[dict[str, Any]]:
+    try:
+        return [_summary(m.to_dict()) for m in _store().list_models(status=status)]
+    except GovernanceError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+
+
+def _summary(d: dict[str, Any]) -> dict[str, Any]:
+    d = dict(d)
+    d.pop("card", None)
+    return d
+
+
+@router.get("/models/{ref}", summary="One model version (id, NAME:VERSION or NAME), with its card")
+def get_model(ref: str) -> dict[str, Any]:
+    try:
+        return _store().find(ref).to_dict()
+    except ModelNotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+@router.get("/models/{model_id}/evidence", summary="Evidence stored for a model version")
+def get_evidence(model_id: str) -> list[dict[str, Any]]:
+    store = _store()
+    try:
+        store.get(model_id)
+    except ModelNotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return [{**e, "created_at": e["created_at"].isoformat()} for e in store.list_evidence(model_id)]
+
+
+@router.get("/audit/events", summary="Audit events, keyset-paginated")
+def audit_events(
+    model_id: str | None = None,
+    actor: str | None = None,
+    event_type: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = Query(100, ge=1, le=10_000),
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    try:
+        page = _store().audit.query(
+            model_id=model_id, actor=actor, event_type=event_type, since=since, until=until, limit=limit, cursor=cursor
+        )
+    except GovernanceError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    return {"events": [e.to_dict() for e in page.events], "next_cursor": page.next_cursor}
+
+
+@router.get("/audit/verify", summary="Walk the hash chain")
+def audit_verify() -> dict[str, Any]:
+    r = _store().audit.verify()
+    return {"ok": r.ok, "events": r.count, "first_bad_id": r.first_bad_id, "problem": r.problem, "message": r.message}
+
+
+def create_app(*, dependencies: list[Any] | None = None) -> FastAPI:
+    app = FastAPI(title="Model governance API", version="1")
+    app.include_router(router, dependencies=dependencies or [])
+    return app
