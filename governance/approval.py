@@ -8,6 +8,7 @@ reruns of a task never duplicate them (keyed by model, run and step).
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from governance import config
@@ -418,3 +419,24 @@ def card_from_trigger(*, params: dict[str, Any], conf: dict[str, Any] | None) ->
 def validate_submission(*, card: dict[str, Any]) -> dict[str, Any]:
     """Validate a submitted card (raises CardValidationError listing every problem)."""
     return validate_card(card).model_dump(mode="json")
+
+
+def step_for_task(task_id: str, *, workflow: WorkflowDefinition | None = None) -> tuple[str, StepDefinition]:
+    """The workflow step a review task belongs to (``security_review``, ``compliance_check_confirm``,
+    ``stakeholder_review_2`` …)."""
+    wf = workflow or load_workflows()
+    if task_id in wf.steps:
+        return task_id, wf.steps[task_id]
+    base, _, suffix = task_id.rpartition("_")
+    if base in wf.steps and (suffix == "confirm" or suffix.isdigit()):
+        return base, wf.steps[base]
+    raise GovernanceError(f"task {task_id!r} is not a step of the approval workflow (steps: {', '.join(wf.steps)})")
+
+
+def recorded_answer(*, model_id: str, run_id: str, task_id: str) -> dict[str, Any] | None:
+    """The human answer already on record for this review task in this run, if any."""
+    for d in _store().list_decisions(model_id):
+        if d["run_id"] == run_id and d["step"] == task_id and d["actor"] != TIMEOUT_ACTOR:
+            at = d["created_at"] if d["created_at"].tzinfo else d["created_at"].replace(tzinfo=UTC)
+            return {"actor": d["actor"], "decision": d["decision"], "comment": d["comment"], "at": at}
+    return None

@@ -1,5 +1,6 @@
-"""Airflow plugin: mounts the governance API at ``/governance`` in the API server and adds a
-navigation link to its documentation page. Every route requires an Airflow login token."""
+"""Airflow plugin: mounts the governance API at ``/governance`` in the API server (every route
+requires an Airflow login token), adds a navigation link to its documentation page, and
+records reviewers' answers to the approval DAGs as they are given."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends
 
 from governance.api import create_app
+from governance.orchestration.answer_capture import HITLAnswerCapture
 
 
 def _app():
@@ -18,6 +20,8 @@ def _app():
 class GovernancePlugin(AirflowPlugin):
     name = "governance"
     fastapi_apps = [{"app": _app(), "url_prefix": "/governance", "name": "Model governance API"}]
+    # records reviewers' answers in the governance DB the moment Airflow accepts them
+    fastapi_root_middlewares = [{"middleware": HITLAnswerCapture, "args": [], "kwargs": {}, "name": "hitl-answers"}]
     external_views = [
         {
             "name": "Governance API",

@@ -8,9 +8,9 @@ under Required Actions and can be answered through the REST API. What it adds:
 - the subject and Markdown body are built from the registry (findings, compliance results);
 - the answer (or a timeout) is recorded in the governance DB with an audit event, and a
   negative answer or a timeout skips the rest of the workflow;
-- a response already on record for this task instance is never thrown away: if the task
-  is retried after Airflow failed it (the fast-answer race of Airflow 3.3, see README),
-  the recorded answer is used instead of asking again.
+- an answer is never lost: the plugin records it in the governance DB when Airflow accepts
+  it (``answer_capture``), and if Airflow then fails the parked task (the fast-answer race
+  of Airflow 3.3, see README) the retried task uses that answer instead of asking again.
 """
 
 from __future__ import annotations
@@ -63,13 +63,28 @@ class GovernanceReviewOperator(HITLOperator):
         from governance import approval
 
         ti = context["ti"]
-        prior = self._recorded_response(ti)
-        if prior is not None:
-            self.log.info("A response is already on record for this task (try %s); using it", ti.try_number)
-            return self.execute_complete(context, event=prior)
+        model_id, run_id = context["params"]["model_id"], context["run_id"]
+        if getattr(ti, "try_number", 1) > 1:
+            prior = approval.recorded_answer(model_id=model_id, run_id=run_id, task_id=self.task_id)
+            if prior is not None:
+                self.log.info(
+                    "%s already answered %s (recorded when the answer was given); not asking again",
+                    prior["actor"],
+                    prior["decision"],
+                )
+                positive, negative = self.options[0], self.options[-1]
+                return self.execute_complete(
+                    context,
+                    event={
+                        "chosen_options": [positive if prior["decision"] == "approve" else negative],
+                        "params_input": {"comment": prior["comment"] or ""},
+                        "responded_at": prior["at"],
+                        "responded_by_user": {"id": prior["actor"], "name": prior["actor"]},
+                    },
+                )
         req = approval.review_request(
-            model_id=context["params"]["model_id"],
-            run_id=context["run_id"],
+            model_id=model_id,
+            run_id=run_id,
             tier=self.tier,
             step=self.step,
             task_id=self.task_id,
@@ -81,26 +96,6 @@ class GovernanceReviewOperator(HITLOperator):
         self.assigned_users = [{"id": u, "name": u} for u in req["assigned_users"]]
         self.log.info("Review requested from %s", ", ".join(req["assigned_users"]))
         return super().execute(context)
-
-    def _recorded_response(self, ti: Any) -> dict[str, Any] | None:
-        if getattr(ti, "try_number", 1) <= 1:
-            return None
-        from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail
-
-        try:
-            detail = get_hitl_detail_content_detail(ti.id)
-        except Exception as exc:
-            self.log.info("No earlier response on record (%s)", exc)
-            return None
-        if not detail.response_received:
-            return None
-        user = detail.responded_by_user
-        return {
-            "chosen_options": list(detail.chosen_options or []),
-            "params_input": dict(detail.params_input or {}),
-            "responded_at": detail.responded_at,
-            "responded_by_user": {"id": user.id, "name": user.name} if user else None,
-        }
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         from governance import approval
