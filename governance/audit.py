@@ -48,6 +48,10 @@ ERR_BAD_CURSOR = "cursor {cursor!r} is not a cursor returned by a previous query
 ERR_BAD_LIMIT = "limit must be between 1 and {max}, got {value}"
 ERR_BAD_ORDER = "order must be 'asc' or 'desc', got {value!r}"
 ERR_BAD_TIME = "{name}={value!r} is not an ISO 8601 time (expected e.g. 2026-11-27T09:30:00Z)"
+ERR_CONFLICT = (
+    "could not append: an event with the next id already exists, so the audit table was written "
+    "outside the audit trail; run `governance audit verify` to find it"
+)
 ERR_EMPTY_FIELD = "audit events need a non-empty event_type and actor (got event_type={event_type!r}, actor={actor!r})"
 
 # verify() problem kinds and texts
@@ -458,27 +462,44 @@ def _append_raw(dbapi: Any, dialect: str, prepared: list[tuple[str, str | None, 
     head = (last_id, last_hash, ts)
     cur = dbapi.cursor()
     try:
-        if dialect == "postgresql" and len(rows) >= COPY_MIN:
-            with cur.copy(f"COPY audit_events ({_COLS}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cur.execute(_sql(_SQL_SET_HEAD, dialect), head)
-        elif dialect == "postgresql":
-            # one round trip: insert the events and move the head in a single statement
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-            cur.execute(
-                f"WITH ins AS (INSERT INTO audit_events ({_COLS}) VALUES {values}) " + _sql(_SQL_SET_HEAD, dialect),
-                [*(v for row in rows for v in row), *head],
-            )
-        else:
-            if len(rows) == 1:
-                cur.execute(_sql(_SQL_INSERT, dialect), rows[0])
-            else:
-                cur.executemany(_sql(_SQL_INSERT, dialect), rows)
-            cur.execute(_sql(_SQL_SET_HEAD, dialect), head)
+        _write_rows(cur, dialect, rows, head)
+    except _integrity_errors(dialect) as exc:
+        raise AuditChainError(ERR_CONFLICT) from exc
     finally:
         cur.close()
     return out
+
+
+def _integrity_errors(dialect: str) -> tuple[type[Exception], ...]:
+    if dialect == "postgresql":
+        import psycopg
+
+        return (psycopg.IntegrityError,)
+    import sqlite3
+
+    return (sqlite3.IntegrityError,)
+
+
+def _write_rows(cur: Any, dialect: str, rows: list[tuple[Any, ...]], head: tuple[int, str, str]) -> None:
+    """Insert the events and move the head (DBAPI cursor: the hot path of every writer)."""
+    if dialect == "postgresql" and len(rows) >= COPY_MIN:
+        with cur.copy(f"COPY audit_events ({_COLS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(_sql(_SQL_SET_HEAD, dialect), head)
+    elif dialect == "postgresql":
+        # one round trip: insert the events and move the head in a single statement
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+        cur.execute(
+            f"WITH ins AS (INSERT INTO audit_events ({_COLS}) VALUES {values}) " + _sql(_SQL_SET_HEAD, dialect),
+            [*(v for row in rows for v in row), *head],
+        )
+    else:
+        if len(rows) == 1:
+            cur.execute(_sql(_SQL_INSERT, dialect), rows[0])
+        else:
+            cur.executemany(_sql(_SQL_INSERT, dialect), rows)
+        cur.execute(_sql(_SQL_SET_HEAD, dialect), head)
 
 
 class AuditTrail:
@@ -558,11 +579,22 @@ class AuditTrail:
         raw = self.engine.raw_connection()
         try:
             dbapi = raw.driver_connection
-            if dialect == "sqlite":
-                dbapi.execute("BEGIN IMMEDIATE")
             try:
-                out = _append_raw(dbapi, dialect, prepared)
-                dbapi.commit()
+                if dialect == "postgresql" and len(prepared) < COPY_MIN:
+                    # pipeline mode: BEGIN travels with the head lock, COMMIT with the insert,
+                    # so a transaction costs two round trips instead of four (COPY, used for
+                    # larger batches, cannot run in a pipeline)
+                    with dbapi.pipeline():
+                        out = _append_raw(dbapi, dialect, prepared)
+                        dbapi.commit()
+                else:
+                    if dialect == "sqlite":
+                        dbapi.execute("BEGIN IMMEDIATE")
+                    out = _append_raw(dbapi, dialect, prepared)
+                    dbapi.commit()
+            except _integrity_errors(dialect) as exc:  # raised at COMMIT in pipeline mode
+                dbapi.rollback()
+                raise AuditChainError(ERR_CONFLICT) from exc
             except BaseException:
                 dbapi.rollback()
                 raise

@@ -24,6 +24,7 @@ from governance.audit import (
     ERR_BAD_LIMIT,
     ERR_BAD_ORDER,
     ERR_BAD_TIME,
+    ERR_CONFLICT,
     ERR_EMPTY_FIELD,
     GENESIS_HASH,
     PROBLEM_ALTERED,
@@ -38,7 +39,7 @@ from governance.audit import (
     compute_hash,
 )
 from governance.cli import main as cli_main
-from governance.errors import GovernanceError
+from governance.errors import AuditChainError, GovernanceError
 from tests.support.fragments import assert_mentions
 from tests.support.workers import append_events
 
@@ -511,6 +512,25 @@ def test_inference_logging_stores_hashes_never_raw_text(store, db_url: str) -> N
     for secret in (b"SECRET-INPUT-31337", b"SECRET-OUTPUT-27182", b"SECRET-BYTES-999", b"chest pain"):
         assert secret not in dump
     assert store.audit.verify().ok
+
+
+@pytest.mark.parametrize("batch", [1, 300], ids=["single", "copy-sized batch"])
+def test_append_over_a_row_written_outside_the_trail_fails_clearly_and_recovers(store, batch: int) -> None:
+    _chain(store, 3)
+    _forge_at_end_of(store, 4)
+    with pytest.raises(AuditChainError) as exc:
+        store.audit.append_many([NewEvent(event_type="t", actor="a") for _ in range(batch)])
+    assert str(exc.value) == ERR_CONFLICT
+    with pytest.raises(AuditChainError), store.engine.begin() as conn:
+        store.audit.append_in(conn, event_type="t", actor="a")
+    assert store.audit.head()["last_id"] == 3 and store.audit.count() == 4
+    _sql(store, "DELETE FROM audit_events WHERE id = 4")
+    assert store.audit.append(event_type="t", actor="a").id == 4  # the pooled connection is fine
+    assert store.audit.verify().ok
+
+
+def _forge_at_end_of(store, event_id: int) -> None:
+    _insert(store, _forge(store, event_id, _rows(store)[-1][7]))
 
 
 def test_lock_head_without_head_row_fails_clearly(store) -> None:
