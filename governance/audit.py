@@ -671,8 +671,28 @@ class AuditTrail:
     def _verify_sequential(
         self, conn: Connection, chunk: int, last_id: int, last_hash: str, base_id: int, base_hash: str
     ) -> VerifyResult:
-        dialect = conn.dialect.name
         dbapi = _dbapi(conn)
+        if conn.dialect.name != "sqlite":
+            return self._walk(conn, dbapi, chunk, last_id, last_hash, base_id, base_hash)
+        import sqlite3
+
+        try:
+            return self._walk(conn, dbapi, chunk, last_id, last_hash, base_id, base_hash)
+        except sqlite3.OperationalError:
+            # SQLite keeps whatever bytes were written into a TEXT column; bytes that are not
+            # UTF-8 make the driver fail to read the row. Read them as lone surrogates instead:
+            # such a row cannot be hashed, and is reported as altered.
+            factory = dbapi.text_factory
+            dbapi.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
+            try:
+                return self._walk(conn, dbapi, chunk, last_id, last_hash, base_id, base_hash)
+            finally:
+                dbapi.text_factory = factory
+
+    def _walk(
+        self, conn: Connection, dbapi: Any, chunk: int, last_id: int, last_hash: str, base_id: int, base_hash: str
+    ) -> VerifyResult:
+        dialect = conn.dialect.name
         cur = dbapi.cursor(name="governance_verify") if dialect == "postgresql" else dbapi.cursor()
         expect, prev_hash, prev_ts = base_id + 1, base_hash, ""
         try:

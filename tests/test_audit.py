@@ -274,6 +274,20 @@ def test_tampering_is_detected_and_named(
     assert f"FAIL: event {bad_id} ({problem})" in out
 
 
+def test_bytes_that_are_not_utf8_are_reported_not_crashed_on(tmp_path: Path) -> None:
+    """SQLite stores any bytes in a TEXT column; PostgreSQL refuses them at write time."""
+    from governance.store import GovernanceStore, migrate
+
+    store = GovernanceStore.from_url(f"sqlite:///{tmp_path / 'g.db'}")
+    migrate(store.engine)
+    _chain(store, 5)
+    _sql(store, "UPDATE audit_events SET actor = CAST(x'ff616c696365' AS TEXT) WHERE id = 3")
+    result = store.audit.verify()
+    assert (result.ok, result.first_bad_id, result.problem) == (False, 3, PROBLEM_ALTERED)
+    assert store.audit.verify(workers=2) == result
+    store.engine.dispose()
+
+
 def test_cli_verify_intact_chain(store, db_url: str, monkeypatch, capsys) -> None:
     _chain(store, 7)
     monkeypatch.setenv("GOVERNANCE_DB_URL", db_url)
