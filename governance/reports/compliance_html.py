@@ -155,7 +155,15 @@ def nightly_compliance_report(
     evidence_encrypted_at_rest: bool | None = None,
     include_dir: Path | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """``(snapshot JSON, HTML)`` for the nightly compliance report; see :func:`build_compliance_snapshot`."""
+    """``(snapshot JSON, HTML)`` for the nightly compliance report; see :func:`build_compliance_snapshot`.
+
+    ``evidence_encrypted_at_rest`` defaults to the platform's declaration in configuration
+    (:func:`governance.config.evidence_encrypted_at_rest`).
+    """
+    if evidence_encrypted_at_rest is None:
+        from governance import config
+
+        evidence_encrypted_at_rest = config.evidence_encrypted_at_rest()
     snapshot = build_compliance_snapshot(
         store=store,
         models=models,

@@ -20,8 +20,7 @@ DEMO_CARDS = sorted(p.name for p in CARDS.glob("*.yaml"))
 
 
 def card_dict(file_name: str) -> dict[str, Any]:
-    # parse_card_text, not yaml.safe_load: importing governance.cards currently strips the bool
-    # resolver from yaml.SafeLoader itself, so safe_load would read `true` as a string.
+    # the card loader's own parser: the same YAML rules as a real submission
     return parse_card_text((CARDS / file_name).read_bytes())
 
 

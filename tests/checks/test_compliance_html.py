@@ -82,10 +82,15 @@ def test_removed_and_fixed_models(sqlite_store: GovernanceStore) -> None:
     assert "No longer in scope since the previous report" in ch.render_compliance_html(today)
 
 
-def test_nightly_report_with_default_workflow(sqlite_store: GovernanceStore) -> None:
+def test_nightly_report_with_default_workflow(sqlite_store: GovernanceStore, monkeypatch: pytest.MonkeyPatch) -> None:
     workflows = pytest.importorskip("governance.workflows")
+    monkeypatch.setenv("GOVERNANCE_EVIDENCE_ENCRYPTED_AT_REST", "true")
     deploy(sqlite_store, "critical_clinical_triage.yaml")
-    data, html = ch.nightly_compliance_report(store=sqlite_store, evidence_encrypted_at_rest=True, include_dir=INCLUDE)
+    data, html = ch.nightly_compliance_report(store=sqlite_store, include_dir=INCLUDE)
+    encryption = next(
+        c for c in data["models"][0]["requirements"]["HIPAA"]["checks"] if c["id"] == "HIPAA-164.312(a)(2)(iv)"
+    )
+    assert encryption["passed"] and encryption["evidence"]["declared"] is True
     model = data["models"][0]
     assert model["workflow_steps"] == list(workflows.load_workflows().tiers["critical"])
     assert data["summary"]["models"] == 1
