@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ from governance.bias import (
     ERR_ROLE_CLASH,
     ERR_SCORE_MISSING,
     ERR_TOO_MANY_GROUPS,
+    ERR_UNREADABLE,
     MISSING_GROUP,
     NOTE_NO_SELECTION,
     NOTE_NOT_ASSESSED,
@@ -458,6 +461,32 @@ def test_bad_inputs_and_arguments(tmp_path: Path) -> None:
     with pytest.raises(AuditInputError) as info:
         audit(df.iloc[:0], label="label", prediction="prediction", protected="g")
     assert str(info.value) == ERR_EMPTY.format(source="<pandas.DataFrame>")
+
+
+def test_unreadable_file_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.parquet"
+    bad.write_bytes(b"this is not parquet")
+    with pytest.raises(AuditInputError) as info:
+        audit(bad, label="label", prediction="prediction", protected="g")
+    assert str(info.value).startswith(ERR_UNREADABLE.format(source=str(bad), reason=""))
+
+
+def test_importing_the_package_stays_light() -> None:
+    """DAG files may import governance.bias at parse time: nothing heavy may come along."""
+    code = (
+        "import sys, governance.bias, governance.reports, governance.cli_bias, "
+        "governance.demo_predictions; "
+        "print(sorted(m for m in ('pandas', 'fairlearn', 'pyarrow', 'numpy', 'matplotlib', "
+        "'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    ).stdout
+    assert out.strip() == "[]"
 
 
 def test_too_many_groups_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -54,6 +54,7 @@ from governance.bias._source import (
     ERR_UNREADABLE,
     ERR_UNSUPPORTED_INPUT,
     AuditInputError,
+    PredictionsInput,
     s3_filesystem,
 )
 
@@ -93,6 +94,7 @@ __all__ = [
     "BiasAuditResult",
     "GroupResult",
     "Interval",
+    "PredictionsInput",
     "ProgressCallback",
     "audit",
     "s3_filesystem",

@@ -16,7 +16,12 @@ from governance.bias._result import (
     BiasAuditResult,
     GroupResult,
 )
-from governance.bias._source import AuditInputError, open_source, require_columns
+from governance.bias._source import (
+    AuditInputError,
+    PredictionsInput,
+    open_source,
+    require_columns,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -100,7 +105,7 @@ def _check_arguments(
 
 
 def audit(
-    table: Any,
+    table: PredictionsInput,
     *,
     label: str,
     prediction: str,

@@ -12,14 +12,18 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from governance.errors import GovernanceError
 
 if TYPE_CHECKING:
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.dataset as ds
     import pyarrow.fs as pafs
+
+PredictionsInput: TypeAlias = "str | os.PathLike[str] | pd.DataFrame | pa.Table | pa.RecordBatch | ds.Dataset"
+"""What :func:`governance.bias.audit` accepts as its predictions table."""
 
 ERR_NOT_FOUND = (
     "predictions not found: {path} (expected a Parquet file, a folder of Parquet files, or an s3://bucket/key URI)"
@@ -59,7 +63,7 @@ class Source:
         if self.dataset is not None:
             try:
                 yield from self.dataset.to_batches(columns=cols, use_threads=True)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ArrowIOError / ArrowInvalid (bad file)
                 raise AuditInputError(ERR_UNREADABLE.format(source=self.description, reason=exc)) from exc
             return
         assert self.table is not None
@@ -92,7 +96,7 @@ def s3_filesystem() -> pafs.S3FileSystem:
 
 
 def open_source(
-    table: Any,
+    table: PredictionsInput,
     *,
     dictionary_columns: Sequence[str],
     filesystem: pafs.FileSystem | None = None,

@@ -281,7 +281,10 @@ def _chart(name: str, attr: Mapping[str, Any], band: tuple[float, float]) -> str
         Patch(color=BAND_COLOUR, alpha=0.25, label=f"{low:g}–{high:g} × reference group"),
     ]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.suptitle(f"{name}: rates by group (dashed line: reference group {reference})", fontsize=11)
+    title = f"{name}: rates by group"
+    if reference is not None:
+        title += f" (dashed line: reference group {reference})"
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
