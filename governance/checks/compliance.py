@@ -50,6 +50,7 @@ NOTE_NOT_DECLARED = (
 )
 NOTE_NOTHING_DECLARED = "The card declares no compliance requirement, so none was evaluated."
 NOTE_NOT_APPLICABLE = "not applicable: {why}"
+NOTE_UNMET = "not the case that {condition}"
 
 CONDITIONS: dict[str, str] = {
     "processes_pii": "the model processes personal data",
@@ -415,7 +416,7 @@ def evaluate_compliance(
             common = {"id": chk.id, "title": chk.title, "reference": chk.reference, "kind": chk.check}
             unmet = unmet_req or _unmet(chk.applies_when, state)
             if unmet:
-                why = NOTE_NOT_APPLICABLE.format(why="; ".join(f"not the case that {u}" for u in unmet))
+                why = NOTE_NOT_APPLICABLE.format(why="; ".join(NOTE_UNMET.format(condition=u) for u in unmet))
                 checks.append(
                     ComplianceCheck(**common, status=STATUS_NOT_APPLICABLE, reasons=[why], looks_at=chk.evidence)
                 )

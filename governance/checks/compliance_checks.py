@@ -86,6 +86,7 @@ ERR_CARD_UNREADABLE = "the stored model card no longer validates: {problem}"
 ERR_NO_EVIDENCE = "no {kind} evidence is recorded for this model; run the automated_checks step first"
 ERR_EVIDENCE_FAILED = "the latest {kind} evidence (run '{run_id}') failed: {reasons}"
 ERR_METRIC_BELOW = "evaluation.metrics.{metric}: {value} does not meet the declared threshold {threshold}"
+ERR_TRANSPARENCY_MISSING = "card.{field}: missing {requirement} (information deployers and users need)"
 ERR_PROHIBITED = "the model is a prohibited AI practice under EU AI Act Art. 5 ({rationale}); it cannot be approved"
 
 
@@ -385,7 +386,9 @@ def transparency(ctx: EvidenceContext) -> Outcome:
     if card is None:
         return _outcome([ERR_CARD_UNREADABLE.format(problem=error)], {})
     items = [i for i in card_checklist(card) if i.field in TRANSPARENCY_FIELDS]
-    reasons = [f"card.{i.field}: missing {i.requirement}" for i in items if not i.present]
+    reasons = [
+        ERR_TRANSPARENCY_MISSING.format(field=i.field, requirement=i.requirement) for i in items if not i.present
+    ]
     evidence = {i.field: i.present for i in items}
     evidence["user_facing"] = card.user_facing
     return _outcome(reasons, evidence)

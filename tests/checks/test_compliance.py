@@ -54,7 +54,7 @@ def test_high_risk_demo_model_passes(store: GovernanceStore) -> None:
     gdpr22 = check_of(report, "GDPR", "GDPR-22")
     assert gdpr22.status == comp.STATUS_NOT_APPLICABLE
     assert gdpr22.reasons == [
-        comp.NOTE_NOT_APPLICABLE.format(why="not the case that the model makes autonomous decisions")
+        comp.NOTE_NOT_APPLICABLE.format(why=comp.NOTE_UNMET.format(condition=comp.CONDITIONS["autonomous"]))
     ]
     data_gov = check_of(report, "EU_AI_ACT", "EU-AIA-10")
     assert data_gov.passed and data_gov.evidence["rows"] == 600
@@ -336,3 +336,20 @@ def test_shipped_requirements_cover_the_eu_ai_act_high_risk_articles() -> None:
     assert set(definition.requirements) == {"GDPR", "SOC2", "HIPAA", "EU_AI_ACT"}
     ids = {c.id for c in definition.requirements["EU_AI_ACT"].checks}
     assert {f"EU-AIA-{n}" for n in (5, 9, 10, 11, 12, 13, 14, 15)} <= ids
+
+
+def test_incomplete_card_fails_documentation_and_transparency(sqlite_store: GovernanceStore) -> None:
+    evaluation = {
+        "dataset_uri": "demo/eval/credit-scorer.csv",
+        "metrics": {"accuracy": {"value": 0.86, "threshold": 0.8}, "auc": {"value": 0.91}},
+    }
+    model = submit(sqlite_store, "high_credit_scorer.yaml", evidence=False, evaluation=evaluation)
+    report = evaluate(sqlite_store, model)
+    transparency = check_of(report, "EU_AI_ACT", "EU-AIA-13")
+    requirement = "a threshold for every metric (missing for: auc)"
+    assert transparency.reasons == [
+        cc.ERR_TRANSPARENCY_MISSING.format(field="evaluation.metrics", requirement=requirement)
+    ]
+    documentation = check_of(report, "EU_AI_ACT", "EU-AIA-11")
+    assert documentation.evidence["missing"] == ["evaluation.metrics"]
+    assert documentation.reasons[0].startswith("card.evaluation.metrics: missing " + requirement)
