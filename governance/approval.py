@@ -16,7 +16,14 @@ from governance.cards import ModelCard, validate_card
 from governance.errors import GovernanceError
 from governance.lifecycle import ModelStatus
 from governance.store import GovernanceStore
-from governance.workflows import StepDefinition, StepKind, WorkflowDefinition, load_groups, load_workflows
+from governance.workflows import (
+    OPTIONS,
+    StepDefinition,
+    StepKind,
+    WorkflowDefinition,
+    load_groups,
+    load_workflows,
+)
 
 SYSTEM_ACTOR = "governance"
 TIMEOUT_ACTOR = "system:timeout"
@@ -33,13 +40,6 @@ ERR_TIER_MISMATCH = (
 ERR_NOT_PENDING = "model {model_id} is {status}, not REVIEW_PENDING; submit it for review first"
 ERR_ALREADY_OTHER_RUN = "model {name} {version} is already registered (id {model_id}) by an earlier submission"
 ERR_NO_REVIEWER = "no eligible reviewer in group '{group}' (the owner {owner} and earlier approvers are excluded)"
-
-OPTIONS: dict[StepKind, tuple[str, str]] = {
-    StepKind.REVIEW: ("Pass", "Fail"),
-    StepKind.COMPLIANCE: ("Confirm", "Reject"),
-    StepKind.APPROVAL: ("Approve", "Reject"),
-}
-"""(positive, negative) answer for each human step kind."""
 
 
 def _store() -> GovernanceStore:

@@ -41,6 +41,13 @@ class StepKind(StrEnum):
 
 HUMAN_KINDS = frozenset({StepKind.REVIEW, StepKind.COMPLIANCE, StepKind.APPROVAL})
 
+OPTIONS: dict[StepKind, tuple[str, str]] = {
+    StepKind.REVIEW: ("Pass", "Fail"),
+    StepKind.COMPLIANCE: ("Confirm", "Reject"),
+    StepKind.APPROVAL: ("Approve", "Reject"),
+}
+"""(positive, negative) answer of each human step kind."""
+
 
 def parse_duration(value: str | int | float) -> timedelta:
     """``30s``/``15m``/``12h``/``3d``/``1w`` (a bare number is seconds)."""

@@ -8,9 +8,8 @@ from typing import Any
 from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from governance.approval import OPTIONS
 from governance.orchestration.operators import GovernanceReviewOperator
-from governance.workflows import StepKind, WorkflowDefinition
+from governance.workflows import OPTIONS, StepKind, WorkflowDefinition
 
 MODEL_ID_SCHEMA = {"type": "string", "pattern": "^m-[0-9a-f]{12}$", "description": "id of a REVIEW_PENDING model"}
 DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(seconds=5)}
