@@ -67,7 +67,8 @@ STOCK = {
 
 
 def make_predictions(seed: int, *, n: int = 6000) -> pd.DataFrame:
-    """Random predictions with awkward groups: tiny, single-class, never selected."""
+    """Random predictions with awkward groups: tiny, single-class, never selected, and one
+    where label and prediction are always 1."""
     rng = np.random.default_rng(seed)
     race = rng.choice(["a", "b", "c", "d"], size=n, p=[0.45, 0.3, 0.2, 0.05])
     sex = rng.choice(["female", "male"], size=n)
@@ -114,7 +115,17 @@ def make_predictions(seed: int, *, n: int = 6000) -> pd.DataFrame:
             "sex": rng.choice(["female", "male"], size=60),
         }
     )
-    out = pd.concat([df, extra, big_negative, never], ignore_index=True)
+    # Only one class anywhere (y = p = 1): fairlearn pads its labels with int64 min.
+    uniform = pd.DataFrame(
+        {
+            "label": np.ones(40, dtype=np.int64),
+            "prediction": np.ones(40, dtype=np.int64),
+            "score": rng.random(40),
+            "race": "all_one",
+            "sex": rng.choice(["female", "male"], size=40),
+        }
+    )
+    out = pd.concat([df, extra, big_negative, never, uniform], ignore_index=True)
     return out.sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
@@ -194,6 +205,8 @@ def test_edge_groups_follow_fairlearn_conventions() -> None:
     assert all_negative["confusion"]["tp"] + all_negative["confusion"]["fn"] == 0
     never = race["groups"]["never_selected"]
     assert never["selection_rate"] == 0.0 and never["precision"] == 0.0
+    all_one = race["groups"]["all_one"]
+    assert all_one["tpr"] == 1.0 and all_one["fpr"] == 0.0 and all_one["accuracy"] == 1.0
     tiny = race["groups"]["tiny"]
     assert tiny["count"] == 12 and tiny["small"] and "tiny" in race["small_groups"]
     assert "tiny" not in race["flagged_groups"]
