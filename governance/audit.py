@@ -269,12 +269,15 @@ _SQL_HEAD = "SELECT last_id, last_hash, last_timestamp FROM audit_head WHERE id 
 _SQL_HEAD_ALL = "SELECT last_id, last_hash, last_timestamp, base_id, base_hash FROM audit_head WHERE id = 1"
 _SQL_INSERT = f"INSERT INTO audit_events ({_COLS}) VALUES ({{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}}, {{p}})"
 _SQL_SET_HEAD = "UPDATE audit_head SET last_id = {p}, last_hash = {p}, last_timestamp = {p} WHERE id = 1"
-_SQL_SCAN = f"SELECT {_COLS} FROM audit_events ORDER BY id"
-_SQL_SCAN_RANGE = f"SELECT {_COLS} FROM audit_events WHERE id >= {{p}} AND id <= {{p}} ORDER BY id"
+_SCAN_COLS = _COLS
+_SQL_SCAN = f"SELECT {_SCAN_COLS} FROM audit_events ORDER BY id"
+_SQL_SCAN_RANGE = f"SELECT {_SCAN_COLS} FROM audit_events WHERE id >= {{p}} AND id <= {{p}} ORDER BY id"
+_SQL_ROW = f"SELECT {_COLS} FROM audit_events WHERE id = {{p}}"
 _SQL_FROM = f"SELECT {_COLS} FROM audit_events WHERE id >= {{p}} ORDER BY id LIMIT 1"
 _SQL_SUCCESSOR = "SELECT id FROM audit_events WHERE prev_hash = {p} AND id <> {p} ORDER BY id LIMIT 1"
 _SQL_MIN_BEYOND = "SELECT min(id) FROM audit_events WHERE id > {p}"
 _SNAPSHOT_RE = re.compile(r"^[0-9A-Fa-f-]+$")
+_HEX64_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def _sql(template: str, conn_or_dialect: Any) -> str:
@@ -293,36 +296,39 @@ def _dbapi(conn: Connection) -> Any:
 
 
 def _scan(
-    rows: Sequence[tuple[Any, ...]], expect: int, prev_hash: str | None, prev_ts: str, last_id: int
-) -> tuple[int, str | None, str, int | None]:
-    """Check ``rows`` (id order) as the continuation of a chain; the hot loop of verify.
+    rows: Sequence[tuple[Any, ...]], expect: int, prev_hash: str, prev_ts: str, last_id: int
+) -> tuple[int, str, str, int | None]:
+    """Check ``rows`` (id order, :data:`_SCAN_COLS`) as the continuation of a chain whose last
+    hash is ``prev_hash``; the hot loop of verify.
 
     Returns the state after the rows that passed (next expected id, last hash, last
     timestamp) and the index of the first row that did not, or None if all passed. A row
-    passes if its id is the expected one and within the head, it links to the previous hash
-    (``prev_hash=None`` accepts any link for the first row), its timestamp does not go back
-    and its fields hash to its stored hash. Failures are classified by the caller.
+    passes if its id is the expected one and within the head, its timestamp does not go
+    back, its stored prev_hash is ``prev_hash``, and its fields hash to its stored hash.
+    Failures are classified by the caller.
     """
+    if not _HEX64_RE.fullmatch(prev_hash):  # not a hash this trail wrote: let the caller look
+        return expect, prev_hash, prev_ts, 0 if rows else None
     sha = hashlib.sha256
     q = _q
     fmt = _FMT
+    qprev = '"' + prev_hash + '"'
     i = 0
     try:
-        if prev_hash is None and rows:
-            prev_hash = rows[0][6]
         for eid, ts, et, mid, actor, det, ph, h in rows:
             if (
                 eid != expect
                 or eid > last_id
-                or ph != prev_hash
+                or ph != prev_hash  # then ph is plain hex, and qprev its JSON form
                 or ts < prev_ts
                 or sha(
-                    (fmt % (eid, q(ts), q(et), "null" if mid is None else q(mid), q(actor), q(det), q(ph))).encode()
+                    (fmt % (eid, q(ts), q(et), "null" if mid is None else q(mid), q(actor), q(det), qprev)).encode()
                 ).hexdigest()
                 != h
             ):
                 return expect, prev_hash, prev_ts, i
-            prev_hash = h
+            prev_hash = h  # equal to a hexdigest just computed: needs no JSON escaping
+            qprev = '"' + h + '"'
             prev_ts = ts
             expect += 1
             i += 1
@@ -378,16 +384,19 @@ def _verify_range(
         dbapi_conn = sqlite3.connect(*cargs, **cparams)
         cur = dbapi_conn.cursor()
     try:
-        cur.execute(_sql(_SQL_SCAN_RANGE, dialect), (lo, hi))
-        res = _RangeResult(ok=True, expect=lo)
-        prev_hash: str | None = None
+        first = dbapi_conn.execute(_sql("SELECT prev_hash, timestamp FROM audit_events WHERE id = {p}", dialect), (lo,))
+        row = first.fetchone()
+        first.close()
+        if row is None or not isinstance(row[0], str):
+            return _RangeResult(ok=False)
+        res = _RangeResult(ok=True, expect=lo, first_prev_hash=row[0], first_ts=row[1])
+        prev_hash: str = row[0]
         prev_ts = ""
+        cur.execute(_sql(_SQL_SCAN_RANGE, dialect), (lo, hi))
         while True:
             rows = cur.fetchmany(chunk)
             if not rows:
                 break
-            if res.first_prev_hash is None:
-                res.first_prev_hash, res.first_ts = rows[0][6], rows[0][1]
             res.expect, prev_hash, prev_ts, bad = _scan(rows, res.expect, prev_hash, prev_ts, hi)
             if bad is not None:
                 return _RangeResult(ok=False)
@@ -703,9 +712,16 @@ class AuditTrail:
                     break
                 expect, prev_hash, prev_ts, bad = _scan(rows, expect, prev_hash, prev_ts, last_id)
                 if bad is not None:
-                    assert prev_hash is not None
                     return self._diagnose(
-                        conn, rows[bad], expect, prev_hash, prev_ts, last_id, last_hash, base_id, base_hash
+                        conn,
+                        self._row(conn, rows[bad][0]),
+                        expect,
+                        prev_hash,
+                        prev_ts,
+                        last_id,
+                        last_hash,
+                        base_id,
+                        base_hash,
                     )
         finally:
             cur.close()
@@ -775,7 +791,8 @@ class AuditTrail:
             expect, prev_hash, prev_ts = base_id + 1, base_hash, ""
             try:
                 cur.execute(
-                    f"SELECT {_COLS} FROM audit_events WHERE id < {_sql('{p}', dialect)} ORDER BY id", (bounds[1],)
+                    f"SELECT {_SCAN_COLS} FROM audit_events WHERE id < {_sql('{p}', dialect)} ORDER BY id",
+                    (bounds[1],),
                 )
                 while True:
                     rows = cur.fetchmany(chunk)
@@ -854,7 +871,20 @@ class AuditTrail:
                 # this event is the one the rest of the chain hangs on: its predecessor is the intruder
                 return self._bad(count - 1, eid - 1, PROBLEM_INSERTED, MSG_REPLACED.format(next=eid, prev=ph))
             return self._bad(count, eid, PROBLEM_INSERTED, MSG_LINK.format(prev=ph, before=eid - 1))
-        return self._bad(count, eid, PROBLEM_REORDERED, MSG_REORDERED.format(ts=ts, prev_ts=prev_ts))
+        if isinstance(ts, str) and ts < prev_ts:
+            return self._bad(count, eid, PROBLEM_REORDERED, MSG_REORDERED.format(ts=ts, prev_ts=prev_ts))
+        # consistent with itself and its predecessor, yet refused: the link it carries is not
+        # a hash this trail writes (e.g. a rewritten head or start of the chain)
+        return self._bad(count, eid, PROBLEM_ALTERED, MSG_ALTERED.format(stored=h, computed=computed))
+
+    @staticmethod
+    def _row(conn: Connection, event_id: int) -> tuple[Any, ...]:
+        cur = _dbapi(conn).cursor()
+        try:
+            cur.execute(_sql(_SQL_ROW, conn), (event_id,))
+            return tuple(cur.fetchone())
+        finally:
+            cur.close()
 
     def _original_position(self, conn: Connection, row: tuple[Any, ...], last_id: int, last_hash: str) -> int | None:
         """If ``row``'s fields hash to its stored hash under another id, that id (found through
