@@ -10,7 +10,8 @@ under Required Actions and can be answered through the REST API. What it adds:
   negative answer or a timeout skips the rest of the workflow;
 - an answer is never lost: the plugin records it in the governance DB when Airflow accepts
   it (``answer_capture``), and if Airflow then fails the parked task (the fast-answer race
-  of Airflow 3.3, see README) the retried task uses that answer instead of asking again.
+  of Airflow 3.3, see README) every later execution of the
+  task (a retry, or a stale workload Airflow reruns) uses that answer instead of asking again.
 """
 
 from __future__ import annotations
@@ -62,26 +63,26 @@ class GovernanceReviewOperator(HITLOperator):
     def execute(self, context: Any) -> Any:
         from governance import approval
 
-        ti = context["ti"]
         model_id, run_id = context["params"]["model_id"], context["run_id"]
-        if getattr(ti, "try_number", 1) > 1:
-            prior = approval.recorded_answer(model_id=model_id, run_id=run_id, task_id=self.task_id)
-            if prior is not None:
-                self.log.info(
-                    "%s already answered %s (recorded when the answer was given); not asking again",
-                    prior["actor"],
-                    prior["decision"],
-                )
-                positive, negative = self.options[0], self.options[-1]
-                return self.execute_complete(
-                    context,
-                    event={
-                        "chosen_options": [positive if prior["decision"] == "approve" else negative],
-                        "params_input": {"comment": prior["comment"] or ""},
-                        "responded_at": prior["at"],
-                        "responded_by_user": {"id": prior["actor"], "name": prior["actor"]},
-                    },
-                )
+        # Any execution of this task, whatever its try number, first looks for an answer already
+        # on record: after the fast-answer race Airflow may rerun a stale workload as try 1.
+        prior = approval.recorded_answer(model_id=model_id, run_id=run_id, task_id=self.task_id)
+        if prior is not None:
+            self.log.info(
+                "%s already answered %s (recorded when the answer was given); not asking again",
+                prior["actor"],
+                prior["decision"],
+            )
+            positive, negative = self.options[0], self.options[-1]
+            return self.execute_complete(
+                context,
+                event={
+                    "chosen_options": [positive if prior["decision"] == "approve" else negative],
+                    "params_input": {"comment": prior["comment"] or ""},
+                    "responded_at": prior["at"],
+                    "responded_by_user": {"id": prior["actor"], "name": prior["actor"]},
+                },
+            )
         req = approval.review_request(
             model_id=model_id,
             run_id=run_id,
