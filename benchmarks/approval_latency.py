@@ -39,7 +39,7 @@ def _until(pred, *, timeout: float = 300, poll: float = 0.1):
 def main() -> int:
     from governance.airflow_client import AirflowClient
     from governance.cards import load_card
-    from governance.embedded import EmbeddedAirflow, embedded_env, free_port
+    from governance.embedded import EmbeddedAirflow
     from governance.lifecycle import ModelStatus
     from governance.store import GovernanceStore
 
@@ -47,15 +47,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="approval-latency-"))
-    af = EmbeddedAirflow(
-        home=tmp / "airflow",
-        port=free_port(),
-        log_ports=(free_port(), free_port()),
-        db_url=f"sqlite:///{tmp / 'governance.db'}",
-        data_dir=tmp,
-        log_path=tmp / "airflow.log",
-        extra_env=embedded_env(),
-    )
+    af = EmbeddedAirflow.throwaway(tmp)
     print(f"starting the embedded default (log {tmp / 'airflow.log'}) …", flush=True)
     t0 = time.monotonic()
     af.start(timeout=420)

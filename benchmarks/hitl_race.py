@@ -129,7 +129,7 @@ def _wait_dag(client, dag_id: str, timeout: float = 240) -> None:
 
 
 def main() -> int:
-    from governance.embedded import EmbeddedAirflow, embedded_env, free_port
+    from governance.embedded import EmbeddedAirflow
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=50)
@@ -140,18 +140,9 @@ def main() -> int:
     dags = tmp / "dags"
     shutil.copytree(REPO / "dags", dags)
     (dags / "hitl_race_probe.py").write_text(PROBE_DAG)
-    af = EmbeddedAirflow(
-        home=tmp / "airflow",
-        port=free_port(),
-        log_ports=(free_port(), free_port()),
-        db_url=f"sqlite:///{tmp / 'governance.db'}",
-        data_dir=tmp,
-        log_path=tmp / "airflow.log",
-        extra_env={
-            **embedded_env(),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "64",
-        },
+    af = EmbeddedAirflow.throwaway(
+        tmp,
+        extra_env={"AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "64"},
     )
     print(f"starting Airflow (logs: {tmp / 'airflow.log'}) …", flush=True)
     af.start(timeout=420)

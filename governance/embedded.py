@@ -139,6 +139,19 @@ class EmbeddedAirflow:
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
+    @classmethod
+    def throwaway(cls, folder: Path, *, extra_env: dict[str, str] | None = None) -> EmbeddedAirflow:
+        """An instance living entirely in ``folder`` on free ports (tests and benchmarks)."""
+        return cls(
+            home=folder / "airflow",
+            port=free_port(),
+            log_ports=(free_port(), free_port()),
+            db_url=f"sqlite:///{folder / 'governance.db'}",
+            data_dir=folder,
+            log_path=folder / "airflow.log",
+            extra_env={**embedded_env(), **(extra_env or {})},
+        )
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"

@@ -6,29 +6,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from governance import approval
-from governance.cards import load_card
-from governance.lifecycle import ModelStatus
 from governance.orchestration.answer_capture import HITLAnswerCapture, model_id_from_run
-from governance.store import GovernanceStore, migrate
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def pending(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'governance.db'}"
-    monkeypatch.setenv("GOVERNANCE_DB_URL", url)
-    store = GovernanceStore.from_url(url)
-    migrate(store.engine)
-    card = load_card(REPO / "include" / "model_cards" / "medium_product_recommender.yaml")
-    model = store.register(card, owner="owner").model
-    store.transition(model.id, ModelStatus.REVIEW_PENDING, actor="owner")
-    return store, model.id
 
 
 def _fake_airflow(status_code: int) -> TestClient:
@@ -51,8 +35,8 @@ def _fake_airflow(status_code: int) -> TestClient:
     return TestClient(HITLAnswerCapture(app))
 
 
-def test_accepted_answer_is_recorded_at_once(pending):
-    store, model_id = pending
+def test_accepted_answer_is_recorded_at_once(pending_medium):
+    store, model_id = pending_medium
     run_id = f"approval__{model_id}__manual__2026-11-27T10:00:00+00:00"
     assert model_id_from_run(run_id) == model_id
     client = _fake_airflow(200)
@@ -72,8 +56,8 @@ def test_accepted_answer_is_recorded_at_once(pending):
     assert approval.recorded_answer(model_id=model_id, run_id=run_id, task_id="security_review")["actor"] == "security"
 
 
-def test_refused_answer_is_not_recorded(pending):
-    store, model_id = pending
+def test_refused_answer_is_not_recorded(pending_medium):
+    store, model_id = pending_medium
     client = _fake_airflow(403)
     r = client.patch(
         f"/api/v2/dags/model_approval_medium/dagRuns/approval__{model_id}__x/taskInstances/security_review/-1/hitlDetails",
@@ -83,8 +67,8 @@ def test_refused_answer_is_not_recorded(pending):
     assert store.list_decisions(model_id) == []
 
 
-def test_other_dags_are_ignored(pending):
-    store, model_id = pending
+def test_other_dags_are_ignored(pending_medium):
+    store, model_id = pending_medium
     client = _fake_airflow(200)
     client.patch(
         f"/api/v2/dags/some_other_dag/dagRuns/approval__{model_id}__x/taskInstances/security_review/-1/hitlDetails",
@@ -93,11 +77,11 @@ def test_other_dags_are_ignored(pending):
     assert store.list_decisions(model_id) == []
 
 
-def test_retried_review_task_reuses_the_recorded_answer(pending):
+def test_retried_review_task_reuses_the_recorded_answer(pending_medium):
     """After Airflow failed the parked task, try 2 finds the answer and does not ask again."""
     from governance.orchestration.operators import GovernanceReviewOperator
 
-    store, model_id = pending
+    store, model_id = pending_medium
     run_id = f"approval__{model_id}__r"
     approval.record_answer(
         model_id=model_id,

@@ -16,24 +16,13 @@ from types import SimpleNamespace
 import pytest
 
 from governance import approval
-from governance.cards import load_card
-from governance.lifecycle import ModelStatus
-from governance.store import GovernanceStore, migrate
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def pending_medium(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'governance.db'}"
-    monkeypatch.setenv("GOVERNANCE_DB_URL", url)
-    store = GovernanceStore.from_url(url)
-    migrate(store.engine)
-    card = load_card(REPO / "include" / "model_cards" / "medium_product_recommender.yaml")
-    model = store.register(card, owner="owner").model
-    store.transition(model.id, ModelStatus.REVIEW_PENDING, actor="owner")
+def _automated_checks_passed(store, model_id: str) -> None:
     store.record_evidence(
-        model.id,
+        model_id,
         step="automated_checks",
         kind="result",
         passed=True,
@@ -41,7 +30,6 @@ def pending_medium(tmp_path, monkeypatch):
         actor="governance",
         run_id="run-1",
     )
-    return store, model.id
 
 
 def _operator():
@@ -68,6 +56,7 @@ def test_timeout_is_a_rejection_with_notification(pending_medium, caplog, capfd)
     from airflow.sdk.exceptions import AirflowSkipException
 
     store, model_id = pending_medium
+    _automated_checks_passed(store, model_id)
     op = _operator()
     assert op.defaults == ["Fail"]  # the scheduler applies the negative answer on timeout
     timeout_event = {
@@ -97,6 +86,7 @@ def test_timeout_is_a_rejection_with_notification(pending_medium, caplog, capfd)
 
 def test_answer_is_recorded_with_the_responder_from_the_event(pending_medium):
     store, model_id = pending_medium
+    _automated_checks_passed(store, model_id)
     op = _operator()
     event = {
         "chosen_options": ["Pass"],

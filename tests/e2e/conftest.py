@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from governance.airflow_client import AirflowClient
-from governance.embedded import EmbeddedAirflow, embedded_env, free_port
+from governance.embedded import EmbeddedAirflow
 from governance.store import GovernanceStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,15 +30,7 @@ EXPECTED_DAGS = {
 @pytest.fixture(scope="session")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedAirflow]:
     data = tmp_path_factory.mktemp("e2e")
-    af = EmbeddedAirflow(
-        home=data / "airflow",
-        port=free_port(),
-        log_ports=(free_port(), free_port()),
-        db_url=f"sqlite:///{data / 'governance.db'}",
-        data_dir=data,
-        log_path=data / "airflow.log",
-        extra_env=embedded_env(),
-    )
+    af = EmbeddedAirflow.throwaway(data)
     af.start(timeout=420)
     try:
         admin = AirflowClient(base_url=af.url, username="admin", password="admin")
