@@ -103,6 +103,31 @@ def time_queries(name: str, calls: list[Callable[[], Any]], results: dict[str, A
     results[name] = (statistics.median(samples), pct(samples, 0.95), max(samples))
 
 
+def commit_ceiling(engine: Any, n: int) -> float:
+    """Commits/s of a trivial transaction (update one row, commit) on the same database and
+    settings: the ceiling any one-event-per-transaction append rate lives under."""
+    raw = engine.raw_connection()
+    try:
+        dbapi = raw.driver_connection
+        sqlite = engine.dialect.name == "sqlite"
+        cur = dbapi.cursor()
+        cur.execute("CREATE TABLE bench_commit (id INTEGER PRIMARY KEY, v INTEGER)")
+        cur.execute("INSERT INTO bench_commit VALUES (1, 0)")
+        dbapi.commit()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            if sqlite:
+                cur.execute("BEGIN IMMEDIATE")
+            cur.execute("UPDATE bench_commit SET v = v + 1 WHERE id = 1")
+            dbapi.commit()
+        took = time.perf_counter() - t0
+        cur.execute("DROP TABLE bench_commit")
+        dbapi.commit()
+        return rate(n, took)
+    finally:
+        raw.close()
+
+
 def bench_backend(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"db": label}
     engine = make_engine(url)
@@ -122,6 +147,9 @@ def bench_backend(label: str, url: str, args: argparse.Namespace) -> dict[str, A
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         best = max(best, (rate(n, wall), rate(n, cpu)))
     out["append_single"], out["append_single_cpu"] = best
+
+    # context: the fastest a durable one-row transaction commits on this machine/disk
+    out["commit_ceiling"] = commit_ceiling(engine, n)
 
     # 2. append_many, 100 events per transaction
     batches = max(1, args.appends // 100)
@@ -245,6 +273,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
             f"  appends/s, single-event transactions  : {s:>12,.0f}   target {TARGET_APPENDS:,}: {mark(s >= TARGET_APPENDS)}"
             f"   (client CPU time only: {r['append_single_cpu']:,.0f}/s)"
         )
+        print(f"    (a trivial one-row UPDATE + COMMIT on this database: {r['commit_ceiling']:,.0f}/s)")
         b = r["append_batch100"]
         print(
             f"  appends/s, append_many 100/transaction: {b:>12,.0f}   target {TARGET_APPENDS:,}: {mark(b >= TARGET_APPENDS)}"

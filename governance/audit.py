@@ -671,6 +671,8 @@ class AuditTrail:
             if workers is None:
                 cpus = os.cpu_count() or 1
                 workers = min(cpus, 4) if last_id - base_id >= PARALLEL_VERIFY_MIN else 1
+            if multiprocessing.current_process().daemon:  # daemonic processes may not have children
+                workers = 1
             if workers > 1 and last_id - base_id >= 2 * workers:
                 result = self._verify_parallel(conn, workers, chunk, last_id, last_hash, base_id, base_hash)
                 if result is not None:
@@ -821,7 +823,7 @@ class AuditTrail:
             if beyond is not None or prev_hash != last_hash:
                 return None
             return VerifyResult(ok=True, count=n)
-        except (OSError, EOFError):
+        except Exception:  # e.g. no child processes allowed here: the sequential walk decides
             return None
         finally:
             for p, recv in procs:

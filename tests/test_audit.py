@@ -315,6 +315,24 @@ def test_parallel_verify_really_runs_in_parallel(store, monkeypatch) -> None:
     assert result.ok and result.count == 500
 
 
+def test_verify_falls_back_when_no_child_process_can_start(store, monkeypatch) -> None:
+    """E.g. inside a daemonic worker process (Celery), which may not have children."""
+    _chain(store, 50)
+
+    class NoChildren:
+        def __init__(self, real: Any) -> None:
+            self.Pipe = real.Pipe
+
+        def Process(self, *args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("daemonic processes are not allowed to have children")
+
+    real_get_context = multiprocessing.get_context
+    monkeypatch.setattr(audit_mod.multiprocessing, "get_context", lambda method: NoChildren(real_get_context(method)))
+    assert store.audit.verify(workers=2).ok
+    _sql(store, "UPDATE audit_events SET actor = 'x' WHERE id = 30")
+    assert store.audit.verify(workers=2).first_bad_id == 30
+
+
 def test_verify_sees_one_snapshot_while_writers_append(store) -> None:
     store.audit.append_many([NewEvent(event_type="t", actor="a") for _ in range(2_000)])
     stop = threading.Event()
