@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import multiprocessing
+import os
 from collections import defaultdict
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -44,6 +46,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from governance.archive import AuditArchive
+
+PARALLEL_MIN_EVENTS = 200_000
+MAX_PROCESSES = 4
 
 KIND_MISSING = "missing"
 KIND_ALTERED = "altered"
@@ -179,8 +184,14 @@ def validate_archive(
     from_day: date | None = None,
     to_day: date | None = None,
     engine: Engine | None = None,
+    parallel_min_events: int = PARALLEL_MIN_EVENTS,
+    processes: int | None = None,
 ) -> ValidationReport:
-    """Recompute the archive from S3 for ``[from_day, to_day]`` (default: every archived day)."""
+    """Recompute the archive from S3 for ``[from_day, to_day]`` (default: every archived day).
+
+    Days with at least ``parallel_min_events`` events are checked by ``processes`` worker
+    processes (default: one per CPU, at most 4), part by part; the links between parts and
+    days are checked here."""
     archive.check()
     report = ValidationReport()
     listing = _list_versions(archive)
@@ -210,11 +221,15 @@ def validate_archive(
             report.add(KIND_OVERWRITTEN, key, MSG_VERSIONS.format(count=info.versions + info.markers))
 
     digests: dict[date, tuple[dict[str, Any], bytes]] = {}
-    if first_archived is not None:
-        day = max(lo, first_archived)
-        while day <= hi:
-            _check_day(archive, report, day, first_archived, digests, live, listing)
-            day += timedelta(days=1)
+    checker = _Checker(parallel_min_events=parallel_min_events, processes=processes)
+    try:
+        if first_archived is not None:
+            day = max(lo, first_archived)
+            while day <= hi:
+                _check_day(archive, report, day, first_archived, digests, live, listing, checker)
+                day += timedelta(days=1)
+    finally:
+        checker.close()
     for key in sorted(live):
         part = parse_part_key(key)
         if part is not None and in_range(part[0]) and digest_key(part[0]) not in live:
@@ -260,6 +275,7 @@ def _check_day(
     digests: dict[date, tuple[dict[str, Any], bytes]],
     live: set[str],
     listing: dict[str, _Key],
+    checker: _Checker,
 ) -> None:
     key = digest_key(day)
     loaded = _load_digest(archive, report, day, live)
@@ -305,29 +321,50 @@ def _check_day(
     bounds = day_bounds(day)
     present = [str(e.get("key")) in live for e in entries]
     keys_to_fetch = [str(e.get("key")) for e, here in zip(entries, present, strict=True) if here]
-    with ThreadPoolExecutor(max_workers=archive.upload_workers) as pool:
-        fetched = pool.map(archive.get_bytes, keys_to_fetch)
+    processes = checker.pool(int(doc.get("events") or 0))
+    with ThreadPoolExecutor(max_workers=archive.upload_workers) as downloads:
+        fetched = downloads.map(archive.get_bytes, keys_to_fetch)
+        jobs: list[tuple[dict[str, Any], str, Future[PartCheck] | PartCheck | None]] = []
         for index, (entry, here) in enumerate(zip(entries, present, strict=True)):
             obj_key = str(entry.get("key"))
             if obj_key != part_key(day, index):
                 report.add(KIND_ALTERED, key, MSG_OBJECT_KEY.format(found=obj_key, expected=part_key(day, index)))
-            if not here:
-                if obj_key not in listing:
+            body = next(fetched) if here else None
+            if body is None:
+                if obj_key not in listing or here:  # never stored, or deleted since the listing
                     report.add(KIND_MISSING, obj_key, MSG_OBJECT_MISSING.format(digest=key))
-                expect, prev_hash = _resync(entry)
-                continue
-            body = next(fetched)
-            if body is None:  # deleted since the listing
-                report.add(KIND_MISSING, obj_key, MSG_OBJECT_MISSING.format(digest=key))
-                expect, prev_hash = _resync(entry)
+                jobs.append((entry, obj_key, None))
                 continue
             report.objects += 1
             report.bytes += len(body)
-            result = _check_object(report, obj_key, entry, body, bounds, expect, prev_hash)
-            counted += result.count
-            first_seen = first_seen or result.first
-            last_seen = result.last or last_seen
-            expect, prev_hash = (result.next_id, result.prev_hash) if result.clean else _resync(entry)
+            if processes is None:
+                jobs.append((entry, obj_key, check_part(obj_key, entry, body, bounds)))
+            else:
+                jobs.append((entry, obj_key, processes.submit(check_part, obj_key, entry, body, bounds)))
+        for entry, obj_key, job in jobs:
+            if job is None:
+                expect, prev_hash = _resync(entry)
+                continue
+            part = job if isinstance(job, PartCheck) else job.result()
+            report.problems.extend(part.problems)
+            counted += part.count
+            if part.first is not None:
+                first_id, _first_hash, first_prev = part.first
+                if expect is not None and first_id != expect:
+                    report.add(KIND_CHAIN, obj_key, MSG_EVENT_ID.format(found=first_id, expected=expect))
+                elif prev_hash is not None and first_prev != prev_hash:
+                    report.add(
+                        KIND_CHAIN,
+                        obj_key,
+                        MSG_EVENT_LINK.format(id=first_id, found=first_prev, before=first_id - 1, expected=prev_hash),
+                    )
+                first_seen = first_seen or {"id": first_id, "hash": part.first[1]}
+            if part.last is not None:
+                last_seen = {"id": part.last[0], "hash": part.last[1]}
+            if part.clean and part.last is not None:
+                expect, prev_hash = part.last[0] + 1, part.last[1]
+            else:
+                expect, prev_hash = _resync(entry)
 
     if expect is not None and prev_hash is not None and ChainPoint(id=expect - 1, hash=prev_hash) != end:
         report.add(
@@ -362,96 +399,141 @@ def _resync(entry: dict[str, Any]) -> tuple[int | None, str | None]:
 
 
 @dataclass(kw_only=True)
-class _ObjectResult:
+class PartCheck:
+    """What one part holds, checked on its own (links to the parts around it are the caller's)."""
+
+    problems: list[Problem] = field(default_factory=list)
     count: int = 0
-    first: dict[str, Any] | None = None
-    last: dict[str, Any] | None = None
-    next_id: int | None = None
-    prev_hash: str | None = None
+    first: tuple[int, str, str] | None = None  # id, hash, prev_hash of the first event
+    last: tuple[int, str] | None = None  # id, hash of the last event
     clean: bool = True
 
 
-def _check_object(
-    report: ValidationReport,
-    key: str,
-    entry: dict[str, Any],
-    body: bytes,
-    bounds: tuple[str, str],
-    expect: int | None,
-    prev_hash: str | None,
-) -> _ObjectResult:
-    out = _ObjectResult(next_id=expect, prev_hash=prev_hash)
+def check_part(key: str, entry: dict[str, Any], body: bytes, bounds: tuple[str, str]) -> PartCheck:
+    """Check one part against its digest entry: SHA-256 and size, gzip, content SHA-256, then
+    every event: parses, re-hashes (:func:`compute_hash`), links to the event before it, has
+    the next id, lies in the day. Names the first bad event. Pure: runs in worker processes."""
+    out = PartCheck()
+
+    def bad(kind: str, message: str) -> None:
+        out.problems.append(Problem(kind=kind, subject=key, message=message))
+        out.clean = False
+
     actual = sha256_hex(body)
     if actual != entry.get("sha256") or len(body) != entry.get("size"):
-        report.add(
+        bad(
             KIND_ALTERED,
-            key,
             MSG_SHA.format(
                 actual=actual, size=len(body), expected=entry.get("sha256"), expected_size=entry.get("size")
             ),
         )
-        out.clean = False
     try:
         content = gzip.decompress(body)
     except (OSError, EOFError) as exc:
-        report.add(KIND_ALTERED, key, MSG_NOT_GZIP.format(error=exc))
-        out.clean = False
+        bad(KIND_ALTERED, MSG_NOT_GZIP.format(error=exc))
         return out
     content_sha = sha256_hex(content)
     if content_sha != entry.get("content_sha256"):
-        report.add(KIND_ALTERED, key, MSG_CONTENT.format(actual=content_sha, expected=entry.get("content_sha256")))
-        out.clean = False
+        bad(KIND_ALTERED, MSG_CONTENT.format(actual=content_sha, expected=entry.get("content_sha256")))
     start_ts, end_ts = bounds
-    loads = json.loads
-    for line_no, line in enumerate(_lines(content), start=1):
+    events, parse_error = _parse_events(content)
+    total = len(events) if parse_error is None else sum(1 for _ in _lines(content))
+    next_id: int | None = None
+    prev: str | None = None
+    first: tuple[int, str, str] | None = None
+    last: tuple[int, str] | None = None
+    for index, ev in enumerate(events):
         try:
-            ev = loads(line)
             eid, ts, ph, h = ev["id"], ev["timestamp"], ev["prev_hash"], ev["hash"]
             computed = compute_hash(eid, ts, ev["event_type"], ev["model_id"], ev["actor"], ev["details"], ph)
-        except (ValueError, KeyError, TypeError) as exc:
-            report.add(KIND_CHAIN, key, MSG_EVENT_PARSE.format(line=line_no, error=exc))
-            out.clean = False
-            return out
+        except (KeyError, TypeError, ValueError) as exc:
+            parse_error = MSG_EVENT_PARSE.format(line=index + 1, error=f"{type(exc).__name__}: {exc}")
+            break
         problem = None
-        if out.next_id is not None and eid != out.next_id:
-            problem = MSG_EVENT_ID.format(found=eid, expected=out.next_id)
+        if next_id is not None and eid != next_id:
+            problem = MSG_EVENT_ID.format(found=eid, expected=next_id)
         elif computed != h:
             problem = MSG_EVENT_HASH.format(id=eid)
-        elif out.prev_hash is not None and ph != out.prev_hash:
-            problem = MSG_EVENT_LINK.format(id=eid, found=ph, before=eid - 1, expected=out.prev_hash)
+        elif prev is not None and ph != prev:
+            problem = MSG_EVENT_LINK.format(id=eid, found=ph, before=eid - 1, expected=prev)
         elif not start_ts <= ts < end_ts:
             problem = MSG_EVENT_DAY.format(id=eid, ts=ts, start=start_ts, end=end_ts)
         if problem is not None:
-            report.add(KIND_CHAIN, key, problem)  # the first bad event of the object is named
-            out.clean = False
-            out.count += sum(1 for _ in _lines(content)) - line_no + 1
+            bad(KIND_CHAIN, problem)  # the first bad event of the part is named
+            out.count, out.first = total, first
             return out
-        if out.first is None:
-            out.first = {"id": eid, "hash": h}
-        out.last = {"id": eid, "hash": h}
-        out.count += 1
-        out.next_id, out.prev_hash = eid + 1, h
-    first_id = out.first["id"] if out.first else None
-    last_id = out.last["id"] if out.last else None
-    if (first_id, last_id, out.count) != (entry.get("first_id"), entry.get("last_id"), entry.get("events")):
-        report.add(
+        if first is None:
+            first = (eid, h, ph)
+        last = (eid, h)
+        next_id, prev = eid + 1, h
+    out.count, out.first, out.last = total, first, last
+    if parse_error is not None:
+        bad(KIND_CHAIN, parse_error)
+        return out
+    first_id = first[0] if first else None
+    last_id = last[0] if last else None
+    if (first_id, last_id, total) != (entry.get("first_id"), entry.get("last_id"), entry.get("events")):
+        bad(
             KIND_ALTERED,
-            key,
             MSG_OBJECT_COUNTS.format(
                 first=first_id,
                 last=last_id,
-                count=out.count,
+                count=total,
                 efirst=entry.get("first_id"),
                 elast=entry.get("last_id"),
                 ecount=entry.get("events"),
             ),
         )
-        out.clean = False
     return out
+
+
+class _Checker:
+    """Runs :func:`check_part` in worker processes for big days (one per CPU, at most 4)."""
+
+    def __init__(self, *, parallel_min_events: int, processes: int | None) -> None:
+        self.parallel_min_events = parallel_min_events
+        self.processes = processes if processes is not None else min(os.cpu_count() or 1, MAX_PROCESSES)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def pool(self, events: int) -> ProcessPoolExecutor | None:
+        if self.processes < 2 or events < self.parallel_min_events or multiprocessing.current_process().daemon:
+            return None
+        if self._pool is None:
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            self._pool = ProcessPoolExecutor(max_workers=self.processes, mp_context=ctx)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 def _lines(content: bytes) -> Iterable[bytes]:
     return (line for line in content.split(b"\n") if line)
+
+
+def _parse_events(content: bytes) -> tuple[list[Any], str | None]:
+    """The object's events, parsed as one JSON array (fast); on failure, the first bad line."""
+    try:
+        text = content.decode("utf-8")
+        body = text[:-1] if text.endswith("\n") else text
+        events = json.loads("[" + body.replace("\n", ",") + "]") if body else []
+        if all(isinstance(ev, dict) for ev in events):
+            return events, None
+    except (UnicodeDecodeError, ValueError):
+        pass
+    parsed: list[Any] = []
+    for line_no, line in enumerate(content.split(b"\n")[: -1 if content.endswith(b"\n") else None], start=1):
+        try:
+            ev = json.loads(line)
+            if not isinstance(ev, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            return parsed, MSG_EVENT_PARSE.format(line=line_no, error=exc)
+        parsed.append(ev)
+    return parsed, None
 
 
 def _check_db(engine: Engine, report: ValidationReport, docs: list[dict[str, Any]]) -> None:
@@ -459,6 +541,7 @@ def _check_db(engine: Engine, report: ValidationReport, docs: list[dict[str, Any
     from sqlalchemy import select
 
     from governance.audit import AuditTrail
+    from governance.store.engine import read_connection
     from governance.store.tables import audit_events
 
     if not docs:
@@ -468,7 +551,7 @@ def _check_db(engine: Engine, report: ValidationReport, docs: list[dict[str, Any
     ends = {int(d["chain_end"]["id"]): d for d in docs if int(d["chain_end"]["id"]) > base_id}
     found: dict[int, str] = {}
     ids = sorted(ends)
-    with engine.connect() as conn:
+    with read_connection(engine) as conn:
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             rows = conn.execute(

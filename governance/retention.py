@@ -74,6 +74,7 @@ def purge_archived(
     from sqlalchemy import delete, select, update
 
     from governance.audit import AuditTrail
+    from governance.store.engine import read_connection
     from governance.store.tables import audit_events, audit_head
 
     if older_than_days < 1:
@@ -87,7 +88,7 @@ def purge_archived(
     head = trail.head()
     base = ChainPoint(id=int(head["base_id"]), hash=str(head["base_hash"]))
     nothing = PurgeResult(cutoff=cutoff, through_day=None, deleted=0, base=base, event_id=None, dry_run=dry_run)
-    with engine.connect() as conn:
+    with read_connection(engine) as conn:
         first_day = archive.first_event_day(conn, base.id)
     if first_day is None or first_day >= cutoff:
         return nothing

@@ -78,16 +78,22 @@ def s3_env(s3_settings: S3Settings, monkeypatch: pytest.MonkeyPatch) -> S3Settin
     return s3_settings
 
 
-def make_archive(engine: object, settings: S3Settings, *, part_size: int = 100, progress: object = None) -> object:
-    """An :class:`~governance.archive.AuditArchive` on ``settings`` with small parts."""
+def make_archive(
+    engine: object, settings: S3Settings, *, part_size: int = 100, progress: object = None, processes: int = 1
+) -> object:
+    """An :class:`~governance.archive.AuditArchive` on ``settings`` with small parts; with
+    ``processes`` > 1 every day, however small, goes through the worker processes."""
     from governance.archive import AuditArchive
 
-    return AuditArchive.from_settings(
+    archive = AuditArchive.from_settings(
         engine=engine,  # type: ignore[arg-type]
         settings=settings,
         part_size=part_size,
         progress=progress,  # type: ignore[arg-type]
     )
+    archive.processes = processes
+    archive.parallel_min_events = 1 if processes > 1 else 10**12
+    return archive
 
 
 @pytest.fixture

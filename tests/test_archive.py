@@ -233,3 +233,34 @@ def test_today_events_are_never_archived(archive_store, s3_settings):
     result = make_archive(archive_store.engine, s3_settings).archive()
     assert result.days == []
     assert result.until == TODAY
+
+
+def test_worker_processes_write_the_same_archive(archive_store, s3_server, s3_settings):
+    from governance.archive_validate import KIND_CHAIN
+    from governance.s3 import ensure_bucket
+    from tests.conftest_s3 import settings_for_server, unique_bucket
+
+    _seed_three_days(archive_store)
+    other = settings_for_server(s3_server, unique_bucket())
+    ensure_bucket(make_client(other), bucket=other.bucket, endpoint=other.endpoint_url or "")
+    serial = make_archive(archive_store.engine, s3_settings).archive(until=D3)
+    parallel_archive = make_archive(archive_store.engine, other, processes=2)
+    parallel = parallel_archive.archive(until=D3)
+    assert [d.digest_sha256 for d in parallel.days] == [d.digest_sha256 for d in serial.days]
+    assert [d.status for d in parallel_archive.archive(until=D3, recheck_from=D0).days] == ["unchanged"] * 3
+    assert parallel_archive.validate().ok
+
+    client = make_client(other)
+    body = gzip.decompress(client.get_object(Bucket=other.bucket, Key=part_key(D0, 1))["Body"].read())
+    client.put_object(Bucket=other.bucket, Key=part_key(D0, 1), Body=gzip.compress(body.replace(b"seed", b"SEED", 1)))
+    report = parallel_archive.validate()
+    assert (KIND_CHAIN, part_key(D0, 1)) in {(p.kind, p.subject) for p in report.problems}
+
+
+def test_worker_processes_refuse_an_altered_database_event(archive_store, s3_settings):
+    _seed_three_days(archive_store)
+    with archive_store.engine.begin() as conn:
+        conn.execute(update(audit_events).where(audit_events.c.id == 150).values(details="{}"))
+    with pytest.raises(ArchiveError) as err:
+        make_archive(archive_store.engine, s3_settings, processes=2).archive(until=D3)
+    assert str(err.value) == ERR_DB_CHAIN.format(day=D0, event_id=150, problem=PROBLEM_ALTERED)

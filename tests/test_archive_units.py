@@ -69,6 +69,42 @@ def test_parse_day():
     assert str(err.value) == ERR_BAD_DATE.format(name="--from", value="20/11/2026")
 
 
+def test_event_line_equals_json_dumps_on_awkward_text():
+    import random
+    import string
+
+    rnd = random.Random(7)
+    alphabet = string.printable + 'éü✓\u2028\u0000\x7f"\\😀'
+
+    def text() -> str:
+        return "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
+
+    for _ in range(2000):
+        ev = {
+            "id": rnd.randint(0, 10**12),
+            "timestamp": text(),
+            "event_type": text(),
+            "model_id": None if rnd.random() < 0.3 else text(),
+            "actor": text(),
+            "details": text(),
+            "prev_hash": text(),
+            "hash": text(),
+        }
+        line = event_line(
+            ev["id"],
+            ev["timestamp"],
+            ev["event_type"],
+            ev["model_id"],
+            ev["actor"],
+            ev["details"],
+            ev["prev_hash"],
+            ev["hash"],
+        )
+        assert line == json.dumps(ev, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    odd = event_line(1.5, "t", "e", None, "a", "d", "p", "h")  # type: ignore[arg-type]  # only a tampered row
+    assert json.loads(odd)["id"] == 1.5
+
+
 def test_event_line_is_sorted_compact_json():
     line = event_line(7, "2026-11-20T01:00:00.000000Z", "model.registered", None, "ö", '{"a":1}', "0" * 64, "f" * 64)
     assert line == json.dumps(json.loads(line), sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -20,6 +20,7 @@ from governance.archive_validate import (
     KIND_MISSING,
     KIND_OVERWRITTEN,
     MSG_EVENT_HASH,
+    MSG_EVENT_PARSE,
     MSG_FOREIGN,
     MSG_NO_DIGEST,
     MSG_ORPHAN,
@@ -186,3 +187,20 @@ def test_database_disagreeing_with_the_archive_is_found(archive_store, s3_settin
     report = archive.validate()
     assert _kinds(report) == {(KIND_DB, digest_key(D2))}
     assert archive.validate(check_db=False).ok
+
+
+def test_unparseable_line_is_named(archive_store, plain_settings):
+    archive, client = _archived(archive_store, plain_settings)
+    bucket = plain_settings.bucket
+    key = part_key(D3, 0)
+    lines = gzip.decompress(client.get_object(Bucket=bucket, Key=key)["Body"].read()).decode().splitlines()
+    lines[5] = "not json"
+    content = ("\n".join(lines) + "\n").encode()
+    body = gzip.compress(content, mtime=0)
+    client.put_object(Bucket=bucket, Key=key, Body=body)
+    doc = json.loads(client.get_object(Bucket=bucket, Key=digest_key(D3))["Body"].read())
+    doc["objects"][0].update(sha256=sha256_hex(body), size=len(body), content_sha256=sha256_hex(content))
+    client.put_object(Bucket=bucket, Key=digest_key(D3), Body=digest_bytes(doc))
+    problems = [p for p in archive.validate().problems if p.subject == key]
+    assert [p.kind for p in problems] == [KIND_CHAIN]
+    assert problems[0].message.startswith(MSG_EVENT_PARSE.format(line=6, error="")[:-1])
