@@ -811,6 +811,12 @@ class AuditArchive:
 
     def _archive(self, *, until_day: date, recheck_from: date | None) -> ArchiveResult:
         self.check()
+        if self.object_lock_days <= 0:
+            self._say("Object Lock retention off (GOVERNANCE_OBJECT_LOCK_DAYS=0): objects are not locked")
+        elif self.lock_supported():
+            self._say(f"Object Lock: {LOCK_MODE} retention for {self.object_lock_days} days on every object")
+        else:
+            self._say(f"bucket {self.bucket!r} has no Object Lock: objects are not locked")
         result = ArchiveResult(until=until_day)
         head = self._head()
         base = ChainPoint(id=int(head["base_id"]), hash=str(head["base_hash"]))

@@ -267,9 +267,9 @@ class LocalS3Server:
         """Start ``weed server`` in its own process group and wait until S3 serves signed requests."""
         if self.is_running():
             return self
-        for role, port in self.ports.items():
-            if port_in_use(port, self.host):
-                raise LocalS3Error(ERR_PORT_BUSY.format(port=port, role=role, host=self.host))
+        if port_in_use(self.ports.s3, self.host):
+            raise LocalS3Error(ERR_PORT_BUSY.format(port=self.ports.s3, role="s3", host=self.host))
+        self._move_busy_internal_ports()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         identities = {
             "identities": [
@@ -307,6 +307,26 @@ class LocalS3Server:
             self.stop()
             raise
         return self
+
+    def _move_busy_internal_ports(self) -> None:
+        """Internal ports (master, volume, filer, gRPC) taken by someone else since they were
+        chosen move to free ones (and are remembered); only the S3 port is part of the contract."""
+        chosen = asdict(self.ports)
+        taken = set(chosen.values())
+        moved = False
+        for role, port in list(chosen.items()):
+            if role != "s3" and port_in_use(port, self.host):
+                new = free_port(self.host)
+                while new in taken:
+                    new = free_port(self.host)
+                chosen[role] = new
+                taken.add(new)
+                moved = True
+        if moved:
+            self.ports = WeedPorts(**chosen)
+            path = self.state_dir / PORTS_FILE
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(chosen, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     def _keys(self) -> dict[str, str]:
         return {"access_key_id": self.access_key, "secret_access_key": self.secret_key}

@@ -97,3 +97,34 @@ def test_embedded_default_keeps_its_credentials_and_ports(tmp_path: Path, monkey
     assert env["GOVERNANCE_S3_ENDPOINT_URL"] == f"http://127.0.0.1:{first.ports.s3}"
     assert env["GOVERNANCE_S3_BUCKET"] == "governance"
     assert env["AWS_ACCESS_KEY_ID"] == first.access_key and env["AWS_SECRET_ACCESS_KEY"] == first.secret_key
+
+
+def test_busy_internal_port_moves_and_is_remembered(tmp_path: Path):
+    import socket
+
+    server = LocalS3Server(data_dir=tmp_path, access_key=ACCESS_KEY, secret_key=SECRET_KEY)
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", server.ports.volume))
+    squatter.listen()
+    try:
+        busy = server.ports.volume
+        server.start()
+        try:
+            assert server.ports.volume != busy
+            again = LocalS3Server(data_dir=tmp_path, access_key=ACCESS_KEY, secret_key=SECRET_KEY)
+            assert again.ports == server.ports
+            client = make_client(
+                settings_for(
+                    endpoint_url=server.endpoint_url,
+                    bucket="moved",
+                    access_key_id=ACCESS_KEY,
+                    secret_access_key=SECRET_KEY,
+                )
+            )
+            client.create_bucket(Bucket="moved")
+            client.put_object(Bucket="moved", Key="k", Body=b"data")
+            assert client.get_object(Bucket="moved", Key="k")["Body"].read() == b"data"
+        finally:
+            server.stop(grace=0.5)
+    finally:
+        squatter.close()
