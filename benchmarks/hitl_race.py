@@ -64,7 +64,8 @@ def run_plain(af, runs: int) -> dict[str, int]:
 
     admin = AirflowClient(base_url=af.url, username="admin", password="admin")
     _wait_dag(admin, "hitl_race_probe")
-    run_ids = {admin.trigger("hitl_race_probe", {})["dag_run_id"] for _ in range(runs)}
+    stamp = int(time.time())
+    run_ids = {admin.trigger("hitl_race_probe", {}, run_id=f"probe__{stamp}__{i}")["dag_run_id"] for i in range(runs)}
     stop, lat = threading.Event(), []
     t = threading.Thread(target=_answer_fast, args=(admin, "hitl_race_probe", "approve", run_ids, "Approve", stop, lat))
     t.start()

@@ -88,8 +88,13 @@ class AirflowClient:
 
     # ------------------------------------------------------------------ runs
 
-    def trigger(self, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
-        return self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
+    def trigger(self, dag_id: str, conf: dict[str, Any], *, run_id: str | None = None) -> dict[str, Any]:
+        """Start a run; give ``run_id`` when starting many at once (Airflow's default ids are
+        timestamps, and two runs started in the same microsecond collide)."""
+        body: dict[str, Any] = {"logical_date": None, "conf": conf}
+        if run_id is not None:
+            body["dag_run_id"] = run_id
+        return self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)
 
     def submit(self, card: dict[str, Any]) -> dict[str, Any]:
         """Trigger ``model_submission`` with the card as conf; the owner is this client's user."""

@@ -26,7 +26,7 @@ def test_fast_answers_lose_no_decision(as_user, gov_store):
     for i in range(FAST_RUNS):
         m = gov_store.register(card.model_copy(update={"version": f"{stamp}.{i}.9"}), owner="owner").model
         gov_store.transition(m.id, ModelStatus.REVIEW_PENDING, actor="owner")
-        runs[admin.trigger("model_approval_medium", {"model_id": m.id})["dag_run_id"]] = m.id
+        runs[admin.trigger("model_approval_medium", {"model_id": m.id}, run_id=f"fast__{m.id}")["dag_run_id"]] = m.id
     answered: set[str] = set()
     stop = threading.Event()
 
