@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -109,3 +110,46 @@ audit_head = Table(
 )
 """One row (id=1): the chain's tip, locked to serialise appends; ``base_*`` is where the
 chain in the database starts (moves forward when archived events are purged)."""
+
+bias_audits = Table(
+    "bias_audits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", String(32), ForeignKey("model_versions.id"), nullable=False),
+    Column("report_date", Date, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("bias_detected", Boolean, nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("json_uri", Text, nullable=False),
+    Column("html_uri", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("model_id", "report_date"),
+    Index("ix_bias_audits_report_date", "report_date"),
+)
+"""One row per model version and day of the nightly bias audit: the summary a dashboard needs
+(per attribute: flag, disparate impact, flagged groups) and where the full reports are.
+``fingerprint`` is the SHA-256 of the audit's outcome, so a rerun that finds the same result
+changes nothing."""
+
+compliance_reports = Table(
+    "compliance_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("report_date", Date, nullable=False),
+    Column("models", Integer, nullable=False),
+    Column("passed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("failed_checks", Integer, nullable=False),
+    Column("audit_chain_ok", Boolean, nullable=False),
+    Column("outcomes", JSON, nullable=False),
+    Column("json_uri", Text, nullable=False),
+    Column("html_uri", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("report_date"),
+)
+"""One row per day of the nightly compliance report: the totals, each model's outcome
+(``outcomes``: model id → passed, failing checks, trend) and where the full reports are."""
