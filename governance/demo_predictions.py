@@ -85,6 +85,71 @@ def write_demo_predictions(
     return out
 
 
+DEMO_DISPARITY = frozenset({"credit-scorer"})
+"""Demo models whose prediction logs carry the built-in age disparity (the others are fair)."""
+PREDICTIONS_FILE = "predictions.parquet"
+"""File written inside a demo card's ``predictions_location`` folder."""
+
+
+def demo_predictions_path(predictions_location: str, *, include_dir: Path) -> Path | None:
+    """Where the demo log of a card's ``predictions_location`` goes: ``PREDICTIONS_FILE`` in that
+    folder under ``include_dir``, or ``None`` for locations the demo does not write (``s3://``,
+    absolute paths, files)."""
+    if "://" in predictions_location or predictions_location.startswith("/"):
+        return None
+    if not predictions_location.endswith("/"):
+        return None
+    root = include_dir.resolve()
+    folder = (root / predictions_location).resolve()
+    if not folder.is_relative_to(root):
+        return None
+    return folder / PREDICTIONS_FILE
+
+
+def write_predictions_atomic(path: Path, *, model_name: str, rows: int = 20000, disparity: bool) -> Path:
+    """:func:`write_demo_predictions` through a hidden temporary file and ``os.replace`` (readers
+    never see half a file; Parquet datasets skip names starting with ``.``); an identical file
+    is left untouched."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        write_demo_predictions(tmp, model_name=model_name, rows=rows, disparity=disparity)
+        if path.is_file() and path.read_bytes() == tmp.read_bytes():
+            return path
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_all_demo_predictions(include_dir: Path | None = None, *, rows: int = 20000) -> list[Path]:
+    """Demo prediction logs for every demo card (``include/model_cards``) with protected
+    attributes and a ``predictions_location`` folder inside the include folder.
+
+    The credit scorer's log has the built-in disparity (:data:`DEMO_DISPARITY`), so the nightly
+    bias audit raises its flag; the others are scored alike for every group. Idempotent: same
+    bytes every time. Returns the files (written or already up to date).
+    """
+    from governance import config
+    from governance.cards import load_card
+
+    root = include_dir or config.include_dir()
+    written = []
+    for card_file in sorted((root / "model_cards").glob("*.yaml")):
+        card = load_card(card_file)
+        if not card.protected_attributes or not card.predictions_location:
+            continue
+        path = demo_predictions_path(card.predictions_location, include_dir=root)
+        if path is None:
+            continue
+        written.append(
+            write_predictions_atomic(path, model_name=card.name, rows=rows, disparity=card.name in DEMO_DISPARITY)
+        )
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m governance.demo_predictions", description=__doc__.split("\n\n")[0])
     parser.add_argument("path", type=Path)
