@@ -285,6 +285,30 @@ class GovernanceStore:
 
     # ------------------------------------------------------------------ evidence & decisions
 
+    def _insert_once(
+        self,
+        table: Any,
+        *,
+        key: Mapping[str, Any],
+        values: Mapping[str, Any],
+        event_type: str,
+        actor: str,
+        event_details: Mapping[str, Any],
+    ) -> bool:
+        """Insert ``key + values`` with one audit event, unless a row with ``key`` exists."""
+        model_id = key["model_id"]
+        with self.engine.begin() as conn:
+            self.audit._lock_head(conn)
+            self._require_model(conn, model_id)
+            where = [table.c[name] == value for name, value in key.items()]
+            if conn.execute(select(table.c.id).where(*where)).first() is not None:
+                return False
+            conn.execute(insert(table).values(**key, **values, created_at=utc_now()))
+            self.audit.append_in(
+                conn, event_type=event_type, actor=actor, model_id=model_id, details=dict(event_details)
+            )
+        return True
+
     def record_evidence(
         self,
         model_id: str,
@@ -300,38 +324,14 @@ class GovernanceStore:
 
         Returns True if it was new, False if the same evidence was already stored.
         """
-        with self.engine.begin() as conn:
-            self.audit._lock_head(conn)
-            self._require_model(conn, model_id)
-            exists = conn.execute(
-                select(evidence.c.id).where(
-                    evidence.c.model_id == model_id,
-                    evidence.c.run_id == run_id,
-                    evidence.c.step == step,
-                    evidence.c.kind == kind,
-                )
-            ).first()
-            if exists is not None:
-                return False
-            conn.execute(
-                insert(evidence).values(
-                    model_id=model_id,
-                    run_id=run_id,
-                    step=step,
-                    kind=kind,
-                    passed=passed,
-                    details=dict(details),
-                    created_at=utc_now(),
-                )
-            )
-            self.audit.append_in(
-                conn,
-                event_type=EVENT_EVIDENCE,
-                actor=actor,
-                model_id=model_id,
-                details={"step": step, "kind": kind, "passed": passed, "run_id": run_id},
-            )
-        return True
+        return self._insert_once(
+            evidence,
+            key={"model_id": model_id, "run_id": run_id, "step": step, "kind": kind},
+            values={"passed": passed, "details": dict(details)},
+            event_type=EVENT_EVIDENCE,
+            actor=actor,
+            event_details={"step": step, "kind": kind, "passed": passed, "run_id": run_id},
+        )
 
     def list_evidence(self, model_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -353,38 +353,14 @@ class GovernanceStore:
         """Store one human (or timeout) decision; idempotent per model, run, step and actor."""
         if not actor or not actor.strip():
             raise GovernanceError(ERR_EMPTY_ACTOR)
-        with self.engine.begin() as conn:
-            self.audit._lock_head(conn)
-            self._require_model(conn, model_id)
-            exists = conn.execute(
-                select(decisions.c.id).where(
-                    decisions.c.model_id == model_id,
-                    decisions.c.run_id == run_id,
-                    decisions.c.step == step,
-                    decisions.c.actor == actor,
-                )
-            ).first()
-            if exists is not None:
-                return False
-            conn.execute(
-                insert(decisions).values(
-                    model_id=model_id,
-                    run_id=run_id,
-                    step=step,
-                    actor=actor,
-                    decision=decision,
-                    comment=comment,
-                    created_at=utc_now(),
-                )
-            )
-            self.audit.append_in(
-                conn,
-                event_type=EVENT_DECISION,
-                actor=actor,
-                model_id=model_id,
-                details={"step": step, "decision": decision, "comment": comment, "run_id": run_id},
-            )
-        return True
+        return self._insert_once(
+            decisions,
+            key={"model_id": model_id, "run_id": run_id, "step": step, "actor": actor},
+            values={"decision": decision, "comment": comment},
+            event_type=EVENT_DECISION,
+            actor=actor,
+            event_details={"step": step, "decision": decision, "comment": comment, "run_id": run_id},
+        )
 
     def list_decisions(self, model_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
