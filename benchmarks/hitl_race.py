@@ -38,6 +38,21 @@ with DAG(dag_id="hitl_race_probe", schedule=None, start_date=datetime(2026, 1, 1
 '''
 
 
+def _trigger(client, dag_id: str, conf: dict, run_id: str) -> str:
+    """Start a run, pacing and retrying: SQLite (the embedded default's metadata DB) answers a
+    burst of triggers beside a busy scheduler with "database is locked" now and then."""
+    for attempt in range(5):
+        try:
+            time.sleep(0.2)
+            return client.trigger(dag_id, conf, run_id=run_id)["dag_run_id"]
+        except Exception as exc:
+            if attempt == 4:
+                raise
+            print(f"  trigger {run_id} failed ({exc}); retrying", file=sys.stderr)
+            time.sleep(2)
+    raise AssertionError("unreachable")
+
+
 def _answer_fast(
     client, dag_id: str, task_id: str, run_ids: set[str], option: str, stop: threading.Event, latencies: list[float]
 ) -> None:
@@ -65,7 +80,7 @@ def run_plain(af, runs: int) -> dict[str, int]:
     admin = AirflowClient(base_url=af.url, username="admin", password="admin")
     _wait_dag(admin, "hitl_race_probe")
     stamp = int(time.time())
-    run_ids = {admin.trigger("hitl_race_probe", {}, run_id=f"probe__{stamp}__{i}")["dag_run_id"] for i in range(runs)}
+    run_ids = {_trigger(admin, "hitl_race_probe", {}, f"probe__{stamp}__{i}") for i in range(runs)}
     stop, lat = threading.Event(), []
     t = threading.Thread(target=_answer_fast, args=(admin, "hitl_race_probe", "approve", run_ids, "Approve", stop, lat))
     t.start()
