@@ -2,7 +2,7 @@
 
 Events older than N days may leave the database only when every day they belong to has a
 digest in S3 and the archive of those days validates right now, against S3 *and* against the
-database (:mod:`governance.archive_validate`), and the database chain itself verifies. The
+database (:mod:`governance.archive.validate`), and the database chain itself verifies. The
 purge is one transaction: delete the events up to the end of the last purged day, move
 ``audit_head.base_id`` / ``base_hash`` to that event (so ``governance audit verify`` starts
 there), and append an ``audit.purged`` event saying what went and where it is archived.

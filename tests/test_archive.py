@@ -236,7 +236,7 @@ def test_today_events_are_never_archived(archive_store, s3_settings):
 
 
 def test_worker_processes_write_the_same_archive(archive_store, s3_server, s3_settings):
-    from governance.archive_validate import KIND_CHAIN
+    from governance.archive.parts import KIND_CHAIN
     from governance.s3 import ensure_bucket
     from tests.conftest_s3 import settings_for_server, unique_bucket
 

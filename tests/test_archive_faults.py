@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from sqlalchemy import func, select
 
 from governance.archive import day_prefix, digest_key
-from governance.archive_validate import KIND_EXTRA, MSG_ORPHAN
+from governance.archive.validate import KIND_EXTRA, MSG_ORPHAN
 from governance.retention import ERR_NOT_ARCHIVED, PurgeRefusedError, purge_archived
 from governance.s3 import (
     ERR_CREDENTIALS,

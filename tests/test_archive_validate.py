@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import update
 
 from governance.archive import digest_bytes, digest_key, part_key, sha256_hex
-from governance.archive_validate import (
+from governance.archive.parts import MSG_EVENT_HASH, MSG_EVENT_PARSE
+from governance.archive.validate import (
     KIND_ALTERED,
     KIND_BROKEN_LINK,
     KIND_CHAIN,
@@ -19,8 +20,6 @@ from governance.archive_validate import (
     KIND_EXTRA,
     KIND_MISSING,
     KIND_OVERWRITTEN,
-    MSG_EVENT_HASH,
-    MSG_EVENT_PARSE,
     MSG_FOREIGN,
     MSG_NO_DIGEST,
     MSG_ORPHAN,
