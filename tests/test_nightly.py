@@ -328,3 +328,23 @@ def test_compliance_report_without_deployed_models_and_with_unreadable_yesterday
     assert "No model in scope" in html and "no previous report" in html
     (row,) = nightly.list_compliance_reports(store=sqlite_store)
     assert row["models"] == 0 and row["outcomes"] == {}
+
+
+@pytest.mark.s3
+def test_reports_in_s3_as_in_the_embedded_default(sqlite_store, include, s3_settings):
+    from governance.reports.s3_store import S3ReportStore
+
+    reports = S3ReportStore.from_settings(s3_settings)
+    seeded = _seed(sqlite_store, include)
+    run = {"store": sqlite_store, "reports": reports, "include_dir": include}
+    out = nightly.audit_model(model=_entry(seeded["credit-scorer"]), **run)
+    bucket = s3_settings.bucket
+    assert out["report_html"] == f"s3://{bucket}/reports/bias/credit-scorer/1.2.0-demo/2026-11-27/report.html"
+    assert "Screening flag raised" in reports.get("bias/credit-scorer/1.2.0-demo/2026-11-27/report.html").decode()
+    assert nightly.audit_model(model=_entry(seeded["credit-scorer"]), **run)["outcome"] == nightly.OUTCOME_UNCHANGED
+
+    nightly.compliance_report(requested_date="2026-11-27", **run)
+    nxt = nightly.compliance_report(requested_date="2026-11-28", **run)
+    assert nxt["report_json"] == f"s3://{bucket}/reports/compliance/2026-11-28/report.json"
+    assert json.loads(reports.get("compliance/2026-11-28/report.json"))["trend"]["baseline"] is not None
+    assert nightly.compliance_report(requested_date="2026-11-28", **run)["outcome"] == nightly.OUTCOME_UNCHANGED
