@@ -11,7 +11,8 @@ run without an interval archives and validates up to the start of the current UT
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -51,6 +52,18 @@ def interval_days(
     return IntervalDays(until=until, first=first, last=last)
 
 
+@contextmanager
+def _archive(airflow_conn_id: str | None) -> Iterator[AuditArchive]:
+    """The configured archive; its database engine is disposed afterwards."""
+    from governance.store import make_engine
+
+    engine = make_engine()
+    try:
+        yield AuditArchive.from_config(engine=engine, airflow_conn_id=airflow_conn_id, progress=log.info)
+    finally:
+        engine.dispose()
+
+
 def archive_interval(
     *,
     data_interval_start: datetime | None,
@@ -59,8 +72,8 @@ def archive_interval(
 ) -> dict[str, Any]:
     """Archive every closed day up to the run's interval; recheck the run's own day(s)."""
     days = interval_days(data_interval_start=data_interval_start, data_interval_end=data_interval_end)
-    archive = AuditArchive.from_config(airflow_conn_id=airflow_conn_id, progress=log.info)
-    result = archive.archive(until=days.until, recheck_from=days.first)
+    with _archive(airflow_conn_id) as archive:
+        result = archive.archive(until=days.until, recheck_from=days.first)
     log.info("%s", result.summary())
     out = result.to_dict()
     out.update(validate_from=days.first.isoformat(), validate_to=days.last.isoformat())
@@ -71,8 +84,8 @@ def validate_interval(summary: Mapping[str, Any], *, airflow_conn_id: str | None
     """Validate the days :func:`archive_interval` reported; raise on any problem."""
     first = parse_day(str(summary["validate_from"]), name="validate_from")
     last = parse_day(str(summary["validate_to"]), name="validate_to")
-    archive = AuditArchive.from_config(airflow_conn_id=airflow_conn_id, progress=log.info)
-    report = archive.validate(from_day=first, to_day=last)
+    with _archive(airflow_conn_id) as archive:
+        report = archive.validate(from_day=first, to_day=last)
     for problem in report.problems:
         log.error("%s", problem.line())
     if not report.ok:

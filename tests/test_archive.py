@@ -120,6 +120,8 @@ def test_rerun_never_duplicates_or_changes_anything(archive_store, s3_settings):
 
     again = archive.archive(until=D3, recheck_from=D0)
     assert [d.status for d in again.days] == ["unchanged"] * 3
+    resized = make_archive(archive_store.engine, s3_settings, part_size=40)  # a digest keeps its own part size
+    assert [d.status for d in resized.archive(until=D3, recheck_from=D0).days] == ["unchanged"] * 3
     assert again.written == []
     later = archive.archive(until=D3 + timedelta(days=1))  # one more (empty) day, nothing else
     assert [d.day for d in later.written] == [D3]

@@ -294,7 +294,8 @@ class AuditArchive(DayExporter):
             prev_key = str(doc["previous_digest"]["key"])
             prev_raw = self.get_bytes(prev_key)
             previous = (prev_key, sha256_hex(prev_raw) if prev_raw is not None else "")
-        export = self._export_day(day, chain_start, upload=False)
+        part_size = int(doc.get("part_size") or self.part_size)
+        export = self._export_day(day, chain_start, upload=False, part_size=part_size)
         stored = {o.get("key"): o for o in doc.get("objects", []) if isinstance(o, dict)}
         parts = []
         for p in export.parts:
@@ -314,7 +315,7 @@ class AuditArchive(DayExporter):
         export = DayExport(parts=parts, first=export.first, last=export.last, chain_end=export.chain_end)
         expected = build_digest(
             day=day,
-            part_size=int(doc.get("part_size", self.part_size)),
+            part_size=part_size,
             chain_start=chain_start,
             export=export,
             previous=previous,
@@ -332,7 +333,7 @@ class AuditArchive(DayExporter):
     def validate(
         self, *, from_day: date | None = None, to_day: date | None = None, check_db: bool = True
     ) -> ValidationReport:
-        """Recompute everything from S3 (see :mod:`governance.archive_validate`)."""
+        """Recompute everything from S3 (see :mod:`governance.archive.validate`)."""
         from governance.archive.validate import validate_archive
 
         return validate_archive(

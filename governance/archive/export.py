@@ -129,7 +129,9 @@ class DayExporter(ArchiveBucket):
     settings: S3Settings | None = None
     _pool: ProcessPoolExecutor | None = None
 
-    def _export_day(self, day: date, chain_start: ChainPoint, *, upload: bool) -> DayExport:
+    def _export_day(
+        self, day: date, chain_start: ChainPoint, *, upload: bool, part_size: int | None = None
+    ) -> DayExport:
         """Read, check and (when ``upload``) store the day's parts, ``part_size`` ids each.
 
         Small days: parts are read and checked here while earlier parts are compressed and
@@ -138,13 +140,14 @@ class DayExporter(ArchiveBucket):
         checked here, in order, and nothing is kept from a day that fails.
         """
         _start_ts, end_ts = day_bounds(day)
+        size = part_size or self.part_size
         with read_connection(self.engine, snapshot=True) as conn:
             upper = last_id_before(conn, end_ts)
             if upper is None or upper <= chain_start.id:
                 return DayExport(parts=[], first=None, last=None, chain_end=chain_start)
             ranges = [
-                (index, lo, min(lo + self.part_size - 1, upper))
-                for index, lo in enumerate(range(chain_start.id + 1, upper + 1, self.part_size))
+                (index, lo, min(lo + size - 1, upper))
+                for index, lo in enumerate(range(chain_start.id + 1, upper + 1, size))
             ]
             pool = self._process_pool(upper - chain_start.id)
             if pool is not None:
