@@ -24,6 +24,10 @@ from typing import IO, Any
 
 from governance import config
 
+AIRFLOW_SQLITE_CONNECT_ARGS = {"timeout": 60}
+"""Airflow's SQLite connections wait up to 60 s for a lock instead of failing with "database is
+locked" (``[database] sql_alchemy_connect_args`` points here)."""
+
 ERR_PORT_BUSY = "port {port} is already in use; stop whatever listens there or pass --port"
 ERR_NOT_READY = "Airflow did not become ready within {seconds:.0f} s; see {log}"
 ADMIN = "admin"
@@ -65,6 +69,7 @@ def airflow_env(
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in users.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "governance.embedded.AIRFLOW_SQLITE_CONNECT_ARGS",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
@@ -180,6 +185,12 @@ class EmbeddedAirflow:
         env = self.env()
         airflow = str(Path(sys.executable).parent / "airflow")
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+        # Write-ahead logging lets the API server read while the scheduler writes (it is a
+        # property of the database file, so setting it once is enough).
+        import sqlite3
+
+        with sqlite3.connect(self.home / "airflow.db") as db:
+            db.execute("PRAGMA journal_mode=WAL")
         subprocess.run([sys.executable, "-m", "governance.cli", "init"], env=env, check=True)
 
     def start(self, *, timeout: float = 120.0) -> EmbeddedAirflow:
