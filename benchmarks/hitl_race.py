@@ -74,13 +74,13 @@ def _answer_fast(
         time.sleep(0.2)
 
 
-def run_plain(af, runs: int) -> dict[str, int]:
+def run_plain(af, runs: int, *, wave: int = 0) -> dict[str, int]:
     from governance.airflow_client import AirflowClient
 
     admin = AirflowClient(base_url=af.url, username="admin", password="admin")
     _wait_dag(admin, "hitl_race_probe")
     stamp = int(time.time())
-    run_ids = {_trigger(admin, "hitl_race_probe", {}, f"probe__{stamp}__{i}") for i in range(runs)}
+    run_ids = {_trigger(admin, "hitl_race_probe", {}, f"probe__{stamp}__{wave}__{i}") for i in range(runs)}
     stop, lat = threading.Event(), []
     t = threading.Thread(target=_answer_fast, args=(admin, "hitl_race_probe", "approve", run_ids, "Approve", stop, lat))
     t.start()
@@ -91,7 +91,7 @@ def run_plain(af, runs: int) -> dict[str, int]:
     return {"runs": runs, "failed": failed, "answered_within_1s": sum(1 for x in lat if x < 1.0)}
 
 
-def run_governance(af, runs: int) -> dict[str, int]:
+def run_governance(af, runs: int, *, wave: int = 0) -> dict[str, int]:
     from governance.airflow_client import AirflowClient
     from governance.cards import load_card
     from governance.lifecycle import ModelStatus
@@ -105,7 +105,7 @@ def run_governance(af, runs: int) -> dict[str, int]:
     stamp = int(time.time())
     model_ids = []
     for i in range(runs):
-        m = store.register(card.model_copy(update={"version": f"{stamp}.{i}.0"}), owner="owner").model
+        m = store.register(card.model_copy(update={"version": f"{stamp}.{wave}.{i}"}), owner="owner").model
         store.transition(m.id, ModelStatus.REVIEW_PENDING, actor="owner")
         model_ids.append(m.id)
     run_ids = {admin.trigger("model_approval_medium", {"model_id": mid})["dag_run_id"]: mid for mid in model_ids}
@@ -144,17 +144,32 @@ def _wait_dag(client, dag_id: str, timeout: float = 240) -> None:
         time.sleep(2)
 
 
+def _in_waves(run, af, runs: int, concurrency: int) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for wave, start in enumerate(range(0, runs, concurrency)):
+        part = run(af, min(concurrency, runs - start), wave=wave)
+        for key, value in part.items():
+            total[key] = total.get(key, 0) + value
+        print(f"  {run.__name__}: {start + part['runs']} of {runs} runs done: {total}", flush=True)
+    return total
+
+
 def main() -> int:
     from governance.embedded import EmbeddedAirflow
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--mode", choices=("both", "plain", "governance"), default="both")
+    parser.add_argument(
+        "--concurrency", type=int, default=5, help="runs in flight at once (SQLite metadata DB: keep it small)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hitl-race-"))
     dags = tmp / "dags"
-    shutil.copytree(REPO / "dags", dags)
+    dags.mkdir()
+    for name in ("model_approval.py", "model_submission.py"):
+        shutil.copy(REPO / "dags" / name, dags / name)
     (dags / "hitl_race_probe.py").write_text(PROBE_DAG)
     af = EmbeddedAirflow.throwaway(
         tmp,
@@ -164,14 +179,14 @@ def main() -> int:
     af.start(timeout=420)
     try:
         if args.mode in ("both", "plain"):
-            r = run_plain(af, args.runs)
+            r = _in_waves(run_plain, af, args.runs, args.concurrency)
             print(
                 f"plain ApprovalOperator:   {r['failed']} of {r['runs']} runs failed "
                 f"({r['answered_within_1s']} answers sent < 1 s after the task parked)",
                 flush=True,
             )
         if args.mode in ("both", "governance"):
-            r = run_governance(af, args.runs)
+            r = _in_waves(run_governance, af, args.runs, args.concurrency)
             print(
                 f"governance review:        {r['lost_decisions']} of {r['runs']} decisions lost "
                 f"({r['review_tasks_retried']} review tasks recovered by a retry; "

@@ -24,8 +24,8 @@ from typing import IO, Any
 
 from governance import config
 
-AIRFLOW_SQLITE_CONNECT_ARGS = {"timeout": 60}
-"""Airflow's SQLite connections wait up to 60 s for a lock instead of failing with "database is
+AIRFLOW_SQLITE_CONNECT_ARGS = {"timeout": 30}
+"""Airflow's SQLite connections wait up to 30 s for a lock instead of failing with "database is
 locked" (``[database] sql_alchemy_connect_args`` points here)."""
 
 ERR_PORT_BUSY = "port {port} is already in use; stop whatever listens there or pass --port"
