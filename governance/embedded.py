@@ -314,6 +314,10 @@ def run(*, port: int, parallelism: int) -> int:
     print(f"governance: data folder {data}")
     for path in load_demo_data():
         print(f"  demo data {path}")
+    from governance.demo_registry import seed_demo_registry_from_config
+
+    for line in seed_demo_registry_from_config():
+        print(f"  demo model {line}")
     s3 = _start_s3(data)
     airflow = EmbeddedAirflow(
         home=home,
