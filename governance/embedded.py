@@ -356,6 +356,8 @@ def run(*, port: int, parallelism: int) -> int:
         print(f"    {user:<12} role {role}")
     print(f"  Demo cards:   {config.include_dir() / 'model_cards'}")
     print(f"  Governance DB: {config.db_url()}")
+    if s3 is not None:
+        print(f"  Local S3:     {s3.endpoint_url} (bucket {s3.bucket}; audit archive and reports)")
     print("  Submit: log in as 'owner', open DAG model_submission, Trigger (the form holds the CRITICAL demo card)")
     print("  Stop:   Ctrl-C")
     print(flush=True)
