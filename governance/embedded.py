@@ -24,10 +24,6 @@ from typing import IO, Any
 
 from governance import config
 
-AIRFLOW_SQLITE_CONNECT_ARGS = {"timeout": 30}
-"""Airflow's SQLite connections wait up to 30 s for a lock instead of failing with "database is
-locked" (``[database] sql_alchemy_connect_args`` points here)."""
-
 ERR_PORT_BUSY = "port {port} is already in use; stop whatever listens there or pass --port"
 ERR_NOT_READY = "Airflow did not become ready within {seconds:.0f} s; see {log}"
 ADMIN = "admin"
@@ -69,7 +65,6 @@ def airflow_env(
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in users.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "governance.embedded.AIRFLOW_SQLITE_CONNECT_ARGS",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
