@@ -139,6 +139,7 @@ class AirflowClient:
         """Review requests waiting for an answer (only those assigned to this user if ``mine``)."""
         data = self.get("/api/v2/dags/~/dagRuns/~/hitlDetails", response_received="false", limit=1000)
         out = []
+        conf_model: dict[tuple[str, str], str | None] = {}
         for h in data["hitl_details"]:
             ti = h["task_instance"]
             assigned = [u["id"] for u in h.get("assigned_users") or []]
@@ -146,6 +147,12 @@ class AirflowClient:
                 continue
             run_id = ti["dag_run_id"]
             model_id = run_id.split("__")[1] if run_id.startswith("approval__") else None
+            if model_id is None and ti["dag_id"].startswith("model_approval_"):
+                # an approval run started by hand: the model id is in the run's conf
+                key = (ti["dag_id"], run_id)
+                if key not in conf_model:
+                    conf_model[key] = (self.dag_run(ti["dag_id"], run_id).get("conf") or {}).get("model_id")
+                model_id = conf_model[key]
             out.append(
                 {
                     "dag_id": ti["dag_id"],
