@@ -235,6 +235,8 @@ def child(kind: str, file: str, repeat: int) -> dict[str, Any]:
         _import_audit_stack()
         return {"vmhwm_mb": _vmhwm_mb()}
     if kind == "stream_floor":
+        import pyarrow.dataset  # noqa: F401  (imports are not part of the read)
+
         t = time.perf_counter()
         rows = _stream_floor(file)
         return {"seconds": time.perf_counter() - t, "rows": rows, "vmhwm_mb": _vmhwm_mb()}
@@ -343,9 +345,12 @@ def run(args: argparse.Namespace) -> int:
 
     stream = None
     if "100M" in files:
-        print("\n4. 100M rows, streamed in record batches (pyarrow.dataset), each in a fresh process")
-        read_only = measure("stream_floor", files["100M"])
-        stream = measure("rss_core", files["100M"])
+        print("\n4. 100M rows, streamed in record batches (pyarrow.dataset); fresh process per run,")
+        print("   best time of 2 runs, highest peak RSS of the 2; imports not timed")
+        runs = [(measure("stream_floor", files["100M"]), measure("rss_core", files["100M"])) for _ in range(2)]
+        read_only = min((r[0] for r in runs), key=lambda r: r["seconds"])
+        stream = min((r[1] for r in runs), key=lambda r: r["seconds"])
+        stream["vmhwm_mb"] = max(r[1]["vmhwm_mb"] for r in runs)
         print(f"   streamed read only: {read_only['seconds']:6.2f} s, peak RSS {read_only['vmhwm_mb']:5.0f} MB")
         print(
             f"   ours, core:         {stream['seconds']:6.2f} s, peak RSS {stream['vmhwm_mb']:5.0f} MB "
