@@ -7,12 +7,21 @@ Parquet file with the columns the audit reads: ``label``, ``prediction``, ``scor
 age band and the audit raises its flag; without it every group is scored alike. A handful
 of rows carry ``sex = "non-binary"`` (well under 30), to show how small groups are
 reported but never flagged. Same arguments, same bytes.
+
+For the demo registry and the embedded default: :data:`DEMO_DISPARITY` names the demo
+models whose log has the disparity, :func:`demo_predictions_path` maps a model card's
+``predictions_location`` to the file to write, :func:`write_predictions_atomic` writes it
+(replacing it atomically, and not at all when the bytes are already right), and
+:func:`write_all_demo_predictions` does that for every demo card.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
+import tempfile
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +36,10 @@ DISADVANTAGED_AGE_BAND = "66+"
 WINDOW_END = datetime(2026, 3, 2, tzinfo=UTC)
 """End of the 24 h window the demo predictions cover (fixed, so output is reproducible)."""
 THRESHOLD = 0.5
+DEMO_DISPARITY = frozenset({"credit-scorer"})
+"""Demo models whose prediction log has the built-in age disparity."""
+PREDICTIONS_FILE = "predictions.parquet"
+"""File name used when a card's ``predictions_location`` is a folder."""
 
 
 def default_seed(model_name: str) -> int:
@@ -34,16 +47,15 @@ def default_seed(model_name: str) -> int:
     return zlib.crc32(model_name.encode())
 
 
-def write_demo_predictions(
-    path: Path | str,
+def demo_predictions_bytes(
     *,
     model_name: str,
     rows: int = 20000,
     seed: int | None = None,
     disparity: bool,
     window_end: datetime = WINDOW_END,
-) -> Path:
-    """Write ``rows`` synthetic predictions of ``model_name`` to the Parquet file ``path``."""
+) -> bytes:
+    """The Parquet bytes of ``rows`` synthetic predictions of ``model_name``."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -79,59 +91,66 @@ def write_demo_predictions(
         },
         metadata={"governance.model_name": model_name, "governance.demo": "true"},
     )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def write_demo_predictions(
+    path: Path | str,
+    *,
+    model_name: str,
+    rows: int = 20000,
+    seed: int | None = None,
+    disparity: bool,
+    window_end: datetime = WINDOW_END,
+) -> Path:
+    """Write ``rows`` synthetic predictions of ``model_name`` to the Parquet file ``path``.
+
+    The file is replaced atomically (temp file + ``os.replace``; the temp name starts with
+    a dot, which Parquet dataset readers skip), and left untouched when it already holds
+    exactly these bytes, so reruns are free and readers never see half a file.
+    """
+    data = demo_predictions_bytes(
+        model_name=model_name, rows=rows, seed=seed, disparity=disparity, window_end=window_end
+    )
     out = Path(path)
+    if out.is_file() and out.read_bytes() == data:
+        return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, out, compression="zstd")
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return out
 
 
-DEMO_DISPARITY = frozenset({"credit-scorer"})
-"""Demo models whose prediction logs carry the built-in age disparity (the others are fair)."""
-PREDICTIONS_FILE = "predictions.parquet"
-"""File written inside a demo card's ``predictions_location`` folder."""
+write_predictions_atomic = write_demo_predictions
+"""The name the demo registry uses for :func:`write_demo_predictions`."""
 
 
-def demo_predictions_path(predictions_location: str, *, include_dir: Path) -> Path | None:
-    """Where the demo log of a card's ``predictions_location`` goes: ``PREDICTIONS_FILE`` in that
-    folder under ``include_dir``, or ``None`` for locations the demo does not write (``s3://``,
-    absolute paths, files)."""
-    if "://" in predictions_location or predictions_location.startswith("/"):
+def demo_predictions_path(location: str, *, include_dir: Path | None = None) -> Path | None:
+    """The local file a card's ``predictions_location`` points at, resolved like the nightly
+    audit resolves it (relative to the include folder); ``None`` for ``s3://`` locations.
+    A folder location gets :data:`PREDICTIONS_FILE` inside it."""
+    from governance.checks.base import resolve_uri
+
+    source = resolve_uri(location, field="card.predictions_location", include_dir=include_dir)
+    if source.path is None:
         return None
-    if not predictions_location.endswith("/"):
-        return None
-    root = include_dir.resolve()
-    folder = (root / predictions_location).resolve()
-    if not folder.is_relative_to(root):
-        return None
-    return folder / PREDICTIONS_FILE
+    if source.path.suffix == ".parquet":
+        return source.path
+    return source.path / PREDICTIONS_FILE
 
 
-def write_predictions_atomic(path: Path, *, model_name: str, rows: int = 20000, disparity: bool) -> Path:
-    """:func:`write_demo_predictions` through a hidden temporary file and ``os.replace`` (readers
-    never see half a file; Parquet datasets skip names starting with ``.``); an identical file
-    is left untouched."""
-    import os
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        write_demo_predictions(tmp, model_name=model_name, rows=rows, disparity=disparity)
-        if path.is_file() and path.read_bytes() == tmp.read_bytes():
-            return path
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def write_all_demo_predictions(include_dir: Path | None = None, *, rows: int = 20000) -> list[Path]:
-    """Demo prediction logs for every demo card (``include/model_cards``) with protected
-    attributes and a ``predictions_location`` folder inside the include folder.
-
-    The credit scorer's log has the built-in disparity (:data:`DEMO_DISPARITY`), so the nightly
-    bias audit raises its flag; the others are scored alike for every group. Idempotent: same
-    bytes every time. Returns the files (written or already up to date).
-    """
+def write_all_demo_predictions(include_dir: Path | None = None) -> list[Path]:
+    """Prediction logs for every demo card with a local ``predictions_location`` and
+    protected attributes (the embedded default calls this); returns the files."""
     from governance import config
     from governance.cards import load_card
 
@@ -139,14 +158,12 @@ def write_all_demo_predictions(include_dir: Path | None = None, *, rows: int = 2
     written = []
     for card_file in sorted((root / "model_cards").glob("*.yaml")):
         card = load_card(card_file)
-        if not card.protected_attributes or not card.predictions_location:
+        if not card.predictions_location or not card.protected_attributes:
             continue
         path = demo_predictions_path(card.predictions_location, include_dir=root)
         if path is None:
             continue
-        written.append(
-            write_predictions_atomic(path, model_name=card.name, rows=rows, disparity=card.name in DEMO_DISPARITY)
-        )
+        written.append(write_demo_predictions(path, model_name=card.name, disparity=card.name in DEMO_DISPARITY))
     return written
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +20,18 @@ from governance.bias import (
     ERR_NOT_FOUND,
     audit,
 )
-from governance.demo_predictions import AGE_BANDS, write_demo_predictions
+from governance.cards import load_card
+from governance.demo_predictions import (
+    AGE_BANDS,
+    DEMO_DISPARITY,
+    PREDICTIONS_FILE,
+    demo_predictions_path,
+    write_all_demo_predictions,
+    write_demo_predictions,
+    write_predictions_atomic,
+)
+
+REPO = Path(__file__).resolve().parent.parent
 
 GROUP_KEYS = {"count", "selection_rate", "tpr", "fpr", "fnr", "precision", "accuracy"}
 ATTRIBUTE_KEYS = {
@@ -188,3 +200,36 @@ def test_demo_predictions_are_deterministic(tmp_path: Path) -> None:
     assert table.column_names == ["label", "prediction", "score", "sex", "race", "age_band", "timestamp"]
     assert table.schema.metadata[b"governance.model_name"] == b"m"
     assert set(table.column("age_band").to_pylist()) <= set(AGE_BANDS)
+
+
+def test_demo_prediction_paths_and_idempotent_writes(tmp_path: Path) -> None:
+    include = tmp_path / "include"
+    assert demo_predictions_path("demo/predictions/x/", include_dir=include) == (
+        include.resolve() / "demo/predictions/x" / PREDICTIONS_FILE
+    )
+    assert demo_predictions_path("demo/p.parquet", include_dir=include) == include.resolve() / "demo/p.parquet"
+    assert demo_predictions_path("s3://bucket/predictions/x/", include_dir=include) is None
+
+    target = include / "demo" / "p.parquet"
+    write_predictions_atomic(target, model_name="m", rows=300, disparity=False)
+    before = target.stat()
+    write_predictions_atomic(target, model_name="m", rows=300, disparity=False)
+    assert target.stat().st_ino == before.st_ino and target.stat().st_mtime_ns == before.st_mtime_ns
+    write_predictions_atomic(target, model_name="m", rows=301, disparity=False)
+    assert pq.read_metadata(target).num_rows == 301
+    assert [p.name for p in target.parent.iterdir()] == ["p.parquet"]
+
+
+def test_write_all_demo_predictions_follows_the_cards(tmp_path: Path) -> None:
+    include = tmp_path / "include"
+    shutil.copytree(REPO / "include" / "model_cards", include / "model_cards")
+    written = write_all_demo_predictions(include)
+    cards = [load_card(p) for p in sorted((include / "model_cards").glob("*.yaml"))]
+    expected = [c for c in cards if c.predictions_location and c.protected_attributes]
+    assert len(written) == len(expected) >= 2
+    by_name = dict(zip((c.name for c in expected), written, strict=True))
+    assert "credit-scorer" in DEMO_DISPARITY
+    for name, path in by_name.items():
+        card = next(c for c in expected if c.name == name)
+        result = audit(path, label="label", prediction="prediction", protected=list(card.protected_attributes))
+        assert result.bias_detected is (name in DEMO_DISPARITY), name
