@@ -2,7 +2,10 @@
 REST, then read the reports from the report store the tasks used and check they are readable.
 
 The seeded versions carry their own pre-release tag (``-e2e-nightly``), so they collide with no
-version another test submits; the checks look only at these models.
+version another test submits; the checks look only at these models. Both DAGs are ``@daily``
+without catchup, so Airflow runs each once for today as soon as it parses them: the test waits
+for those runs to end before seeding (so they never see these models) and asks its own runs for
+a day of their own (``report_date``), so nothing it checks depends on the scheduled runs.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,20 @@ def _wait_for_dags(admin: Any, dag_ids: tuple[str, ...], *, timeout: float = 180
         time.sleep(2)
 
 
+def _wait_idle(admin: Any, dag_id: str, *, timeout: float = 300) -> None:
+    """Wait until the DAG's scheduled run exists and no run of it is queued or running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = admin.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100)["dag_runs"]
+        if any(r["run_type"] == "scheduled" for r in runs) and all(r["state"] in ("success", "failed") for r in runs):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"{dag_id}: runs still active after {timeout} s: {[(r['dag_run_id'], r['state']) for r in runs]}"
+            )
+        time.sleep(2)
+
+
 def _report_store(airflow: Any, monkeypatch: pytest.MonkeyPatch) -> ReportStore:
     """The report store the tasks chose: report_store_from_config under the Airflow's environment."""
     from governance.reports.s3_store import report_store_from_config
@@ -47,11 +64,16 @@ def _report_store(airflow: Any, monkeypatch: pytest.MonkeyPatch) -> ReportStore:
     return report_store_from_config(airflow_conn_id=None)
 
 
-def _run(admin: Any, dag_id: str) -> dict[str, Any]:
-    run = admin.trigger(dag_id, {})
+def _run(admin: Any, dag_id: str, day: date) -> dict[str, Any]:
+    run = admin.trigger(dag_id, {"report_date": day.isoformat()})
     done = admin.wait_run(dag_id, run["dag_run_id"], timeout=300)
     assert done["state"] == "success", f"{dag_id} run {run['dag_run_id']} ended {done['state']}"
     return done
+
+
+def _events(gov_store: Any, model_id: str, event_type: str, day: date) -> list[Any]:
+    events = gov_store.audit.query(model_id=model_id, event_type=event_type, limit=1000).events
+    return [e for e in events if e.details.get("report_date") == day.isoformat()]
 
 
 def _task_log(admin: Any, dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
@@ -63,6 +85,9 @@ def _task_log(admin: Any, dag_id: str, run_id: str, task_id: str, map_index: int
 def test_nightly_reports_on_a_real_airflow(airflow, as_user, gov_store, monkeypatch):
     admin = as_user("admin")
     _wait_for_dags(admin, NIGHTLY_DAGS)
+    for dag_id in NIGHTLY_DAGS:
+        _wait_idle(admin, dag_id)
+    day = datetime.now(UTC).date() - timedelta(days=400)  # a day no scheduled run reports on
     include = Path(airflow.env()["GOVERNANCE_INCLUDE_DIR"])
     seeded = {m["name"]: m for m in seed_demo_registry(store=gov_store, include_dir=include, version_suffix=SUFFIX)}
     credit, recommender = seeded["credit-scorer"], seeded["product-recommender"]
@@ -70,11 +95,10 @@ def test_nightly_reports_on_a_real_airflow(airflow, as_user, gov_store, monkeypa
     reports = _report_store(airflow, monkeypatch)
 
     # --- bias audit: one mapped task per deployed model
-    run = _run(admin, "bias_audit_nightly")
+    run = _run(admin, "bias_audit_nightly", day)
     listed = admin.xcom("bias_audit_nightly", run["dag_run_id"], "list_models")
-    mine = {e["model_id"]: e for e in listed if e["model_id"] in (credit["model_id"], recommender["model_id"])}
-    assert len(mine) == 2
-    day = date.fromisoformat(mine[credit["model_id"]]["report_date"])
+    mine = [e for e in listed if e["model_id"] in (credit["model_id"], recommender["model_id"])]
+    assert len(mine) == 2 and {e["report_date"] for e in mine} == {day.isoformat()}
     tis = {
         t["rendered_map_index"]: t
         for t in admin.task_instances("bias_audit_nightly", run["dag_run_id"])
@@ -87,24 +111,29 @@ def test_nightly_reports_on_a_real_airflow(airflow, as_user, gov_store, monkeypa
         html = reports.get(html_key).decode()
         assert f"{model['name']} {model['version']}" in html and verdict in html
         assert tis[f"{model['name']} {model['version']}"]["state"] == "success"
-    (event,) = gov_store.audit.query(model_id=credit["model_id"], event_type=nightly.EVENT_BIAS_RECORDED).events
+    (event,) = _events(gov_store, credit["model_id"], nightly.EVENT_BIAS_RECORDED, day)
     assert [(f["attribute"], f["groups"]) for f in event.details["flagged"]] == [("age_band", ["66+"])]
     flagged_ti = tis[f"credit-scorer {credit['version']}"]
     log = _task_log(admin, "bias_audit_nightly", run["dag_run_id"], "audit_model", flagged_ti["map_index"])
     assert "governance notification" in log and "age_band" in log  # the notifier fired
 
-    # --- compliance report over every deployed model, trend against yesterday
-    run = _run(admin, "compliance_report_nightly")
+    # --- compliance report over every deployed model: the day before, then the day (trend against it)
+    _run(admin, "compliance_report_nightly", day - timedelta(days=1))
+    yesterday = json.loads(reports.get(nightly.compliance_report_keys(day - timedelta(days=1))[0]))
+    run = _run(admin, "compliance_report_nightly", day)
     summary = admin.xcom("compliance_report_nightly", run["dag_run_id"], "compliance_report")
     assert summary["report_date"] == day.isoformat()
     json_key, html_key = nightly.compliance_report_keys(day)
     snapshot = json.loads(reports.get(json_key))
+    assert snapshot["trend"]["baseline"] == yesterday["generated_at"]
+    assert snapshot["trend"]["models"][credit["model_id"]]["trend"] in ("still passing", "still failing")
     models = {m["model_id"]: m for m in snapshot["models"]}
     assert {credit["model_id"], recommender["model_id"]} <= set(models)
     html = reports.get(html_key).decode()
     assert f"credit-scorer {credit['version']}" in html and f"product-recommender {recommender['version']}" in html
     assert ("models fail compliance" in html) or ("models pass compliance" in html)
+    assert "Since the report of" in html
     for model in (credit, recommender):
-        events = gov_store.audit.query(model_id=model["model_id"], event_type=nightly.EVENT_COMPLIANCE_RECORDED).events
+        events = _events(gov_store, model["model_id"], nightly.EVENT_COMPLIANCE_RECORDED, day)
         assert [e.details["passed"] for e in events] == [models[model["model_id"]]["passed"]]
     assert gov_store.audit.verify().ok
