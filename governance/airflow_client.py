@@ -44,6 +44,18 @@ class AirflowClient:
     # ------------------------------------------------------------------ HTTP
 
     def _request(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:
+        """One API call; an HTTP 500/503 (on the SQLite embedded default usually "database is
+        locked", rolled back by the server) is retried twice after a short pause."""
+        for attempt in range(3):
+            try:
+                return self._request_once(method, path, body, auth=auth)
+            except AirflowAPIError as exc:
+                if exc.status not in (500, 503) or attempt == 2:
+                    raise
+                time.sleep(1.0 + attempt)
+        raise AssertionError("unreachable")
+
+    def _request_once(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:
         url = self.base_url.rstrip("/") + path
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
