@@ -98,6 +98,34 @@ def _jwt_secret(home: Path) -> str:
     return path.read_text().strip()
 
 
+LOCAL_SETTINGS = '''"""Written by governance.embedded (do not edit): preload what the approval tasks import.
+
+LocalExecutor workers are forked from the scheduler and fork each task process in turn (Linux),
+so modules imported here once are already loaded in every task: the automated checks no longer
+pay Great Expectations' import (several seconds) on each run.
+"""
+
+import sys
+
+if len(sys.argv) > 1 and sys.argv[1] == "scheduler":
+    try:
+        import great_expectations  # noqa: F401
+        import governance.approval  # noqa: F401
+        import governance.checks.automated  # noqa: F401
+        import governance.checks.expectations  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - a slower task is better than no scheduler
+        print(f"governance: preload skipped: {exc}", file=sys.stderr)
+'''
+
+
+def write_local_settings(home: Path) -> Path:
+    """``$AIRFLOW_HOME/config/airflow_local_settings.py`` with the scheduler-side preload."""
+    path = home / "config" / "airflow_local_settings.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(LOCAL_SETTINGS)
+    return path
+
+
 def write_demo_passwords(home: Path, users: Mapping[str, str]) -> Path:
     """Demo only: every user's password is its user name."""
     path = home / "simple_auth_manager_passwords.json"
@@ -180,6 +208,7 @@ class EmbeddedAirflow:
         """Airflow metadata DB, governance DB, demo passwords (idempotent)."""
         self.home.mkdir(parents=True, exist_ok=True)
         write_demo_passwords(self.home, demo_users())
+        write_local_settings(self.home)
         env = self.env()
         airflow = str(Path(sys.executable).parent / "airflow")
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
