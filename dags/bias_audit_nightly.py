@@ -29,8 +29,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
+from governance.orchestration.forms import report_date_param
 from governance.orchestration.notifiers import LogNotifier
 
 _DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(minutes=5)}
@@ -56,14 +57,7 @@ def _notify(context: Any) -> Any:
     doc_md=__doc__,
     tags=["governance", "bias", "nightly"],
     default_args=_DEFAULT_ARGS,
-    params={
-        "report_date": Param(
-            None,
-            type=["null", "string"],
-            pattern=r"^\d{4}-\d{2}-\d{2}$",
-            description="Day to audit (YYYY-MM-DD); empty = the run's own day",
-        )
-    },
+    params={"report_date": report_date_param("Day to audit (YYYY-MM-DD); empty = the run's own day")},
 )
 def bias_audit_nightly() -> None:
     @task

@@ -23,7 +23,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
+
+from governance.orchestration.forms import report_date_param
 
 _DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(minutes=5)}
 
@@ -37,14 +39,7 @@ _DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(m
     doc_md=__doc__,
     tags=["governance", "compliance", "nightly"],
     default_args=_DEFAULT_ARGS,
-    params={
-        "report_date": Param(
-            None,
-            type=["null", "string"],
-            pattern=r"^\d{4}-\d{2}-\d{2}$",
-            description="Day of the report (YYYY-MM-DD); empty = the run's own day",
-        )
-    },
+    params={"report_date": report_date_param("Day of the report (YYYY-MM-DD); empty = the run's own day")},
 )
 def compliance_report_nightly() -> None:
     @task

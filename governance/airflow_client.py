@@ -26,6 +26,14 @@ ERR_NO_REVIEW = "no pending review of model {model_id} is assigned to {user}"
 ERR_TIMEOUT = "gave up waiting after {seconds:.0f} s: {what}"
 
 
+def _detail(body: str) -> str:
+    """The ``detail`` of a FastAPI error body, or the body itself when it is not that JSON."""
+    try:
+        return str(json.loads(body).get("detail", body))
+    except (ValueError, AttributeError):
+        return body
+
+
 class AirflowAPIError(GovernanceError):
     def __init__(self, message: str, *, status: int, detail: str) -> None:
         super().__init__(message)
@@ -67,11 +75,7 @@ class AirflowClient:
                 raw = resp.read()
                 return json.loads(raw) if raw else None
         except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")
-            try:
-                detail = str(json.loads(detail).get("detail", detail))
-            except (ValueError, AttributeError):
-                pass
+            detail = _detail(exc.read().decode(errors="replace"))
             raise AirflowAPIError(
                 ERR_HTTP.format(method=method, path=path, status=exc.code, detail=detail[:2000]),
                 status=exc.code,

@@ -249,18 +249,21 @@ class EmbeddedAirflow:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"airflow standalone exited with {self.process.returncode}; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=2) as resp:
-                    health = json.load(resp)
-                if all(
-                    (health.get(k) or {}).get("status") == "healthy"
-                    for k in ("metadatabase", "scheduler", "dag_processor")
-                ):
-                    return
-            except (urllib.error.URLError, OSError, ValueError):
-                pass
+            if self._healthy():
+                return
             time.sleep(1)
         raise RuntimeError(ERR_NOT_READY.format(seconds=timeout, log=self.log_path))
+
+    def _healthy(self) -> bool:
+        """The metadata DB, scheduler and DAG processor report healthy (False while unreachable)."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=2) as resp:
+                health = json.load(resp)
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        return all(
+            (health.get(k) or {}).get("status") == "healthy" for k in ("metadatabase", "scheduler", "dag_processor")
+        )
 
     def stop(self, *, grace: float = 20.0) -> None:
         """SIGTERM the whole process group, then SIGKILL whatever is left."""

@@ -17,6 +17,7 @@ foreground (what ``make run`` uses) and stops cleanly on SIGTERM / SIGINT.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -399,10 +400,8 @@ class LocalS3Server:
     def _signal_group(self, sig: signal.Signals) -> None:
         if self._proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):  # already gone
             os.killpg(self._proc.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def log_tail(self, lines: int = 20) -> str:
         try:

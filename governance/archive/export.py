@@ -10,7 +10,6 @@ processes, and the links between parts are checked afterwards, in order.
 from __future__ import annotations
 
 import gzip
-import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -31,6 +30,7 @@ from governance.archive.layout import (
     part_key,
     sha256_hex,
 )
+from governance.archive.pool import start_pool, stop_pool, wants_processes
 from governance.audit import TS_FORMAT, compute_hash
 from governance.s3 import endpoint_name
 from governance.store.engine import read_connection
@@ -240,24 +240,16 @@ class DayExporter(ArchiveBucket):
         return ("\n".join(lines) + "\n").encode(), first, last
 
     def _process_pool(self, events: int) -> ProcessPoolExecutor | None:
-        if (
-            self.settings is None
-            or self.processes < 2
-            or events < self.parallel_min_events
-            or multiprocessing.current_process().daemon  # daemonic processes may not have children
-        ):
+        if not wants_processes(processes=self.processes, events=events, parallel_min_events=self.parallel_min_events):
             return None
         if self._pool is None:
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self.processes, mp_context=ctx)
+            self._pool = start_pool(self.processes)
         return self._pool
 
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        stop_pool(self._pool)
+        self._pool = None
 
     def _worker_spec(self) -> _WorkerSpec:
         assert self.settings is not None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import multiprocessing
 import os
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from governance.archive.layout import MAX_PROCESSES, sha256_hex
+from governance.archive.pool import start_pool, stop_pool, wants_processes
 from governance.audit import compute_hash
 
 KIND_MISSING = "missing"
@@ -151,18 +151,15 @@ class PartChecker:
         self._pool: ProcessPoolExecutor | None = None
 
     def pool(self, events: int) -> ProcessPoolExecutor | None:
-        if self.processes < 2 or events < self.parallel_min_events or multiprocessing.current_process().daemon:
+        if not wants_processes(processes=self.processes, events=events, parallel_min_events=self.parallel_min_events):
             return None
         if self._pool is None:
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self.processes, mp_context=ctx)
+            self._pool = start_pool(self.processes)
         return self._pool
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        stop_pool(self._pool)
+        self._pool = None
 
 
 def _lines(content: bytes) -> Iterable[bytes]:

@@ -34,3 +34,8 @@ def card_params() -> dict[str, Param]:
                 schema["type"] = [schema["type"], "null"] if isinstance(schema["type"], str) else schema["type"]
             params[name] = Param(None, title=title, description=description, **schema)
     return params
+
+
+def report_date_param(description: str) -> Param:
+    """Optional ``report_date`` (YYYY-MM-DD) of the nightly report DAGs; empty = the run's own day."""
+    return Param(None, type=["null", "string"], pattern=r"^\d{4}-\d{2}-\d{2}$", description=description)
