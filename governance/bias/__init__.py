@@ -7,9 +7,10 @@
 
 Speed comes from feeding fairlearn less data, never from redefining its metrics: the
 predictions are streamed once and reduced to per-group confusion counts (integer
-``bincount`` over dictionary codes), then fairlearn's ``MetricFrame`` runs on one row per
-(group, y_true, y_pred) cell with the counts as ``sample_weight``. The results equal a
-``MetricFrame`` and fairlearn's fairness functions run on the raw rows.
+``bincount`` over dictionary codes), then fairlearn's metric functions run on each group's
+(y_true, y_pred) cells with the counts as ``sample_weight``, as ``MetricFrame`` runs them on
+each slice. The results equal a ``MetricFrame`` and fairlearn's fairness functions run on
+the raw rows.
 """
 
 from governance.bias._audit import (
