@@ -19,14 +19,19 @@ and secret, extra `endpoint_url`, optional `bucket`) when it exists, else from
 `GOVERNANCE_S3_*` / `AWS_*`. A failed task retries (S3 down, network); nothing half-written
 counts as archived. Purging old events from the database is a separate, manual step:
 `governance audit purge --older-than-days N --actor USER`.
+
+Catchup starts at `GOVERNANCE_ARCHIVE_START` (the embedded default: the day of the first
+audit event); days before it are archived by the first run all the same.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from airflow.sdk import dag, task
+
+from governance import config
 
 _DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(minutes=5)}
 
@@ -34,7 +39,7 @@ _DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(m
 @dag(
     dag_id="audit_archive",
     schedule="@daily",
-    start_date=datetime(2026, 11, 1, tzinfo=UTC),
+    start_date=datetime.combine(config.archive_start(), time(), tzinfo=UTC),
     catchup=True,
     max_active_runs=1,  # days are archived in order: each digest links to the previous one
     doc_md=__doc__,
@@ -43,7 +48,11 @@ _DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(m
 )
 def audit_archive() -> None:
     @task
-    def archive(*, data_interval_start: datetime | None, data_interval_end: datetime | None) -> dict[str, Any]:
+    def archive(
+        *, data_interval_start: datetime | None = None, data_interval_end: datetime | None = None
+    ) -> dict[str, Any]:
+        # A manual run has no data interval in Airflow 3 (no logical date): the context then
+        # has no such keys, and the run archives up to the start of the current UTC day.
         from governance.archive_tasks import archive_interval
 
         return archive_interval(data_interval_start=data_interval_start, data_interval_end=data_interval_end)

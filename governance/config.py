@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,32 @@ def db_url() -> str:
     if url:
         return url
     return f"sqlite:///{data_dir() / 'governance.db'}"
+
+
+ARCHIVE_START_DEFAULT = "2026-11-01"
+ERR_ARCHIVE_START = (
+    "GOVERNANCE_ARCHIVE_START={value!r} is not a date: give the first UTC day the audit archive "
+    "covers as YYYY-MM-DD, e.g. {example}"
+)
+
+
+def archive_start_declared() -> str | None:
+    """``GOVERNANCE_ARCHIVE_START`` as set, or None."""
+    return _env("GOVERNANCE_ARCHIVE_START")
+
+
+def archive_start() -> date:
+    """First UTC day the ``audit_archive`` DAG runs for; its catchup starts there.
+
+    ``GOVERNANCE_ARCHIVE_START`` (YYYY-MM-DD). The embedded default sets it to the day of the
+    first audit event, so a new installation does not catch up on days before it existed.
+    Days before it are still archived: each run ships every closed day not yet archived.
+    """
+    value = archive_start_declared() or ARCHIVE_START_DEFAULT
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(ERR_ARCHIVE_START.format(value=value, example=ARCHIVE_START_DEFAULT)) from None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -219,6 +220,9 @@ class EmbeddedAirflow:
         with sqlite3.connect(self.home / "airflow.db") as db:
             db.execute("PRAGMA journal_mode=WAL")
         subprocess.run([sys.executable, "-m", "governance.cli", "init"], env=env, check=True)
+        if config.archive_start_declared() is None and "GOVERNANCE_ARCHIVE_START" not in self.extra_env:
+            # audit_archive catches up from the first audit event, not from a fixed date
+            self.extra_env["GOVERNANCE_ARCHIVE_START"] = first_audit_day(self.db_url).isoformat()
 
     def start(self, *, timeout: float = 120.0) -> EmbeddedAirflow:
         for port in (self.port, *self.log_ports):
@@ -299,6 +303,22 @@ class EmbeddedAirflow:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def first_audit_day(db_url: str) -> date:
+    """UTC day of the first event in the governance audit trail (today when it is empty)."""
+    from sqlalchemy import func, select
+
+    from governance.store import GovernanceStore
+    from governance.store.tables import audit_events
+
+    store = GovernanceStore.from_url(db_url)
+    try:
+        with store.engine.connect() as conn:
+            first = conn.execute(select(func.min(audit_events.c.timestamp))).scalar()
+    finally:
+        store.engine.dispose()
+    return date.fromisoformat(first[:10]) if first else datetime.now(UTC).date()
 
 
 def embedded_env() -> dict[str, str]:

@@ -24,6 +24,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_DEFAULT_REGION",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
+        "GOVERNANCE_ARCHIVE_START",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -74,3 +75,15 @@ def test_environ_snapshot_takes_only_the_prefix(monkeypatch: pytest.MonkeyPatch)
     snap = config.environ_snapshot(prefix="GOVERNANCE_")
     assert snap["GOVERNANCE_DB_URL"] == "sqlite:///x.db" and "GOVERNANCEX" not in snap
     assert all(k.startswith("GOVERNANCE_") for k in snap)
+
+
+def test_archive_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date
+
+    assert config.archive_start() == date.fromisoformat(config.ARCHIVE_START_DEFAULT)
+    assert config.archive_start_declared() is None
+    monkeypatch.setenv("GOVERNANCE_ARCHIVE_START", "2027-02-03")
+    assert config.archive_start() == date(2027, 2, 3)
+    monkeypatch.setenv("GOVERNANCE_ARCHIVE_START", "03/02/2027")
+    with pytest.raises(ValueError, match=r"GOVERNANCE_ARCHIVE_START='03/02/2027' is not a date: .*YYYY-MM-DD"):
+        config.archive_start()

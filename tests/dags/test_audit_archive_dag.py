@@ -54,6 +54,17 @@ def test_dag_shape():
     assert "# Audit archive" in dag.doc_md
 
 
+def test_catchup_starts_at_the_configured_day(monkeypatch):
+    monkeypatch.setenv("GOVERNANCE_ARCHIVE_START", "2027-01-15")
+    assert _load_dag().start_date == datetime(2027, 1, 15, tzinfo=UTC)
+    monkeypatch.setenv("GOVERNANCE_ARCHIVE_START", "15.01.2027")
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    (error,) = bag.import_errors.values()
+    assert "GOVERNANCE_ARCHIVE_START='15.01.2027' is not a date" in error
+
+
 @pytest.mark.s3
 @pytest.mark.slow
 def test_dag_test_archives_and_validates(airflow_db, s3_settings, tmp_path, monkeypatch):

@@ -1,21 +1,30 @@
 """A real Airflow (API server, scheduler, DAG processor, triggerer) for the end-to-end tests.
 
 Started once per session with ``airflow standalone`` on free ports, this project's DAGs and
-plugins, a temporary SQLite metadata DB and a temporary governance DB — the embedded
-default of ``make run``. Tests drive it over HTTP only, as a browser or CI client would.
+plugins, a temporary SQLite metadata DB, a temporary governance DB and a local SeaweedFS S3
+server with its Object Lock bucket — the embedded default of ``make run``. Tests drive it
+over HTTP only, as a browser or CI client would.
+
+Before Airflow starts, the governance audit trail gets three closed days of back-dated
+history (``ARCHIVE_DAYS``): the embedded default starts ``audit_archive``'s catchup at the
+first audit event, so Airflow archives those days by itself, as it would on a real install
+that has been running for a few days.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from governance.airflow_client import AirflowClient
-from governance.embedded import EmbeddedAirflow
-from governance.store import GovernanceStore
+from governance.embedded import EmbeddedAirflow, free_port
+from governance.s3server import LocalS3Server
+from governance.store import GovernanceStore, migrate
+from tests.support.audit_history import seed_history
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED_DAGS = {
@@ -27,12 +36,36 @@ EXPECTED_DAGS = {
 }
 
 
+ARCHIVE_DAYS = 3
+EVENTS_PER_DAY = 200
+
+
+def archive_days() -> list[date]:
+    """The back-dated days seeded into the session's audit trail, oldest first."""
+    today = datetime.now(UTC).date()
+    return [today - timedelta(days=d) for d in range(ARCHIVE_DAYS, 0, -1)]
+
+
 @pytest.fixture(scope="session")
-def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedAirflow]:
-    data = tmp_path_factory.mktemp("e2e")
-    af = EmbeddedAirflow.throwaway(data)
-    af.start(timeout=420)
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3Server]:
+    server = LocalS3Server.for_embedded_default(data_dir=tmp_path_factory.mktemp("e2e-s3"), s3_port=free_port())
+    server.start()
     try:
+        yield server
+    finally:
+        server.stop(grace=0.5)
+
+
+@pytest.fixture(scope="session")
+def airflow(tmp_path_factory: pytest.TempPathFactory, s3: LocalS3Server) -> Iterator[EmbeddedAirflow]:
+    data = tmp_path_factory.mktemp("e2e")
+    af = EmbeddedAirflow.throwaway(data, extra_env=s3.env())
+    store = GovernanceStore.from_url(af.db_url)
+    migrate(store.engine)
+    seed_history(store.engine, days=[(day, EVENTS_PER_DAY) for day in archive_days()])
+    store.engine.dispose()
+    try:
+        af.start(timeout=420)
         admin = AirflowClient(base_url=af.url, username="admin", password="admin")
         deadline = time.monotonic() + 180
         while True:
