@@ -161,7 +161,7 @@ def _summary(result: Any, *, source: str) -> list[str]:
 
 
 def cmd_bias_audit(args: argparse.Namespace) -> int:
-    from governance.bias import AuditInputError, audit
+    from governance.bias import AuditInputError, audit, preload
 
     try:
         protected = _parse_protected(args.protected)
@@ -170,6 +170,7 @@ def cmd_bias_audit(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     progress = None if args.quiet else _Progress(sys.stderr)
+    loaded_s = preload()
     try:
         result = audit(
             args.predictions,
@@ -200,6 +201,11 @@ def cmd_bias_audit(args: argparse.Namespace) -> int:
         _write_atomic(path, data)
     for line in _summary(result, source=args.predictions):
         print(line)
+    t = result.timings
+    print(
+        f"time: audit {t['total_s']:.3f} s (read and count {t['read_and_count_s']:.3f} s, fairlearn "
+        f"{t['fairlearn_s'] + t['bootstrap_s']:.3f} s); loading pyarrow/fairlearn/scikit-learn {loaded_s:.1f} s"
+    )
     for path, _ in outputs:
         print(f"wrote {path}")
     if args.fail_on_flag and result.bias_detected:

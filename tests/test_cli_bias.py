@@ -113,6 +113,8 @@ def test_audit_writes_json_and_html(demo: Path, tmp_path: Path, capsys: pytest.C
     out = capsys.readouterr().out
     assert "verdict: screening flag raised" in out
     assert any(line.strip().startswith("age_band") and "FLAG" in line for line in out.splitlines())
+    (timing,) = [line for line in out.splitlines() if line.startswith("time: audit ")]
+    assert "loading pyarrow/fairlearn/scikit-learn" in timing
 
 
 def test_fail_on_flag_and_clean_model(demo: Path, tmp_path: Path) -> None:

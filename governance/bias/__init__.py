@@ -30,6 +30,7 @@ from governance.bias._audit import (
     NOTE_NOT_ASSESSED,
     ProgressCallback,
     audit,
+    preload,
 )
 from governance.bias._counts import (
     ERR_BINARY_MISSING,
@@ -98,5 +99,6 @@ __all__ = [
     "PredictionsInput",
     "ProgressCallback",
     "audit",
+    "preload",
     "s3_filesystem",
 ]
