@@ -98,6 +98,9 @@ def settings_for(
 def resolve_settings(*, airflow_conn_id: str | None = AIRFLOW_CONN_ID) -> S3Settings:
     """S3 settings: the environment, overridden by the Airflow connection inside Airflow.
 
+    Outside Airflow, with nothing configured, the embedded default's local server (see
+    :func:`_embedded_fallback`).
+
     The connection (type ``aws``) is looked up only when Airflow's task SDK is already loaded,
     i.e. inside a task; the command line never pays for importing Airflow. Its ``login`` /
     ``password`` are the access key / secret, ``extra`` may hold ``endpoint_url``,
@@ -105,7 +108,7 @@ def resolve_settings(*, airflow_conn_id: str | None = AIRFLOW_CONN_ID) -> S3Sett
     """
     settings = config.s3_settings()
     if airflow_conn_id is None or "airflow.sdk" not in sys.modules:
-        return settings
+        return _embedded_fallback(settings)
     conn = _airflow_connection(airflow_conn_id)
     if conn is None:
         return settings
@@ -118,6 +121,22 @@ def resolve_settings(*, airflow_conn_id: str | None = AIRFLOW_CONN_ID) -> S3Sett
         access_key_id=conn.login or settings.access_key_id,
         secret_access_key=conn.password or settings.secret_access_key,
     )
+
+
+def _embedded_fallback(settings: S3Settings) -> S3Settings:
+    """Outside Airflow with no endpoint and no credentials configured: the local S3 server
+    ``make run`` keeps in ``GOVERNANCE_DATA_DIR``, if it has ever run there. So
+    ``governance audit validate-archive`` in a second terminal reads the embedded default's
+    archive with no configuration, as the DAG does; anything configured wins."""
+    if settings.endpoint_url or settings.access_key_id or settings.secret_access_key:
+        return settings
+    from governance.s3server import embedded_endpoint
+
+    found = embedded_endpoint(config.data_dir())
+    if found is None:
+        return settings
+    endpoint, key, secret = found
+    return replace(settings, endpoint_url=endpoint, access_key_id=key, secret_access_key=secret)
 
 
 def _airflow_connection(conn_id: str) -> Any:

@@ -419,6 +419,18 @@ class LocalS3Server:
         self.stop()
 
 
+def embedded_endpoint(data_dir: Path) -> tuple[str, str, str] | None:
+    """(endpoint URL, access key, secret) of the server ``make run`` keeps in ``data_dir``,
+    or None when it has never run there. Reads only the state files; the server may be down."""
+    state = Path(data_dir) / "s3" / STATE_DIR_NAME
+    try:
+        ports = json.loads((state / PORTS_FILE).read_text(encoding="utf-8"))
+        creds = json.loads((state / CREDENTIALS_FILE).read_text(encoding="utf-8"))
+        return f"http://{DEFAULT_HOST}:{int(ports['s3'])}", str(creds["access_key"]), str(creds["secret_key"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _persistent_credentials(path: Path) -> tuple[str, str]:
     if path.is_file():
         data = json.loads(path.read_text(encoding="utf-8"))

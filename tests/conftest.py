@@ -39,6 +39,8 @@ os.environ.update(
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in TEST_USERS.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(AIRFLOW_TEST_HOME / "passwords.json"),
         "AIRFLOW__API_AUTH__JWT_SECRET": "test-only-secret-" + "x" * 64,
+        # never the developer's data/ (its local S3 state would be picked up when no S3 is set)
+        "GOVERNANCE_DATA_DIR": str(AIRFLOW_TEST_HOME / "governance-data"),
     }
 )
 (AIRFLOW_TEST_HOME / "passwords.json").write_text(json.dumps({u: u for u in TEST_USERS}))

@@ -99,6 +99,31 @@ def test_embedded_default_keeps_its_credentials_and_ports(tmp_path: Path, monkey
     assert env["AWS_ACCESS_KEY_ID"] == first.access_key and env["AWS_SECRET_ACCESS_KEY"] == first.secret_key
 
 
+def test_command_line_finds_the_embedded_server_when_nothing_is_configured(tmp_path: Path, monkeypatch):
+    from governance.s3 import resolve_settings
+    from governance.s3server import embedded_endpoint
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "GOVERNANCE_S3_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GOVERNANCE_DATA_DIR", str(tmp_path))
+    assert embedded_endpoint(tmp_path) is None
+    assert resolve_settings().endpoint_url is None  # never ran here: AWS defaults stay
+
+    server = LocalS3Server.for_embedded_default(data_dir=tmp_path, s3_port=free_port())
+    settings = resolve_settings()
+    assert settings.endpoint_url == f"http://127.0.0.1:{server.ports.s3}"
+    assert (settings.access_key_id, settings.secret_access_key) == (server.access_key, server.secret_key)
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "someone-else")  # configured credentials win: AWS
+    assert resolve_settings().endpoint_url is None
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.setenv("GOVERNANCE_S3_ENDPOINT_URL", "http://minio.internal:9000")  # configured endpoint wins
+    assert resolve_settings().endpoint_url == "http://minio.internal:9000"
+    monkeypatch.delenv("GOVERNANCE_S3_ENDPOINT_URL")
+    (tmp_path / "s3" / STATE_DIR_NAME / CREDENTIALS_FILE).write_text("{not json")
+    assert resolve_settings().endpoint_url is None  # unreadable state: ignored
+
+
 def test_busy_internal_port_moves_and_is_remembered(tmp_path: Path):
     import socket
 

@@ -47,8 +47,15 @@ def archive_days() -> list[date]:
 
 
 @pytest.fixture(scope="session")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3Server]:
-    server = LocalS3Server.for_embedded_default(data_dir=tmp_path_factory.mktemp("e2e-s3"), s3_port=free_port())
+def e2e_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's data folder, laid out like ``make run``'s ``data/``: ``airflow/``,
+    ``governance.db``, ``s3/``."""
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="session")
+def s3(e2e_data: Path) -> Iterator[LocalS3Server]:
+    server = LocalS3Server.for_embedded_default(data_dir=e2e_data, s3_port=free_port())
     server.start()
     try:
         yield server
@@ -57,9 +64,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3Server]:
 
 
 @pytest.fixture(scope="session")
-def airflow(tmp_path_factory: pytest.TempPathFactory, s3: LocalS3Server) -> Iterator[EmbeddedAirflow]:
-    data = tmp_path_factory.mktemp("e2e")
-    af = EmbeddedAirflow.throwaway(data, extra_env=s3.env())
+def airflow(e2e_data: Path, s3: LocalS3Server) -> Iterator[EmbeddedAirflow]:
+    af = EmbeddedAirflow.throwaway(e2e_data, extra_env=s3.env())
     store = GovernanceStore.from_url(af.db_url)
     migrate(store.engine)
     seed_history(store.engine, days=[(day, EVENTS_PER_DAY) for day in archive_days()])

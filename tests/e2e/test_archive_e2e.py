@@ -48,9 +48,12 @@ def _wait_catchup(admin: Any, *, timeout: float = 420) -> list[dict[str, Any]]:
 
 
 def _validate_archive(airflow: Any) -> subprocess.CompletedProcess[str]:
+    """``governance audit validate-archive`` as typed in a second terminal: no S3 settings in
+    the environment, only the data folder (the CLI finds the embedded default's server there)."""
+    env = {k: v for k, v in airflow.env().items() if not k.startswith(("GOVERNANCE_S3_", "AWS_"))}
     return subprocess.run(
         [sys.executable, "-m", "governance.cli", "audit", "validate-archive"],
-        env=airflow.env(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
