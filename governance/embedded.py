@@ -281,6 +281,7 @@ class EmbeddedAirflow:
                 break
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
+                self.process.poll()  # reap the leader: a zombie still counts as a group member
                 try:
                     os.killpg(pgid, 0)
                 except ProcessLookupError:
@@ -368,36 +369,45 @@ def run(*, port: int, parallelism: int) -> int:
 
     for line in seed_demo_registry_from_config():
         print(f"  demo model {line}")
-    s3 = _start_s3(data)
-    airflow = EmbeddedAirflow(
-        home=home,
-        port=port,
-        parallelism=parallelism,
-        extra_env={**embedded_env(), **(s3.env() if s3 is not None else {})},
-    )
-    stopping = False
 
-    def _stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
-        print("\ngovernance: stopping Airflow and the S3 server …", flush=True)
-        airflow.stop()
-        if s3 is not None:
-            s3.stop()
-        sys.exit(0)
+    def _terminate(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM takes the same way out as Ctrl-C
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    print("governance: starting Airflow standalone (first start migrates its database) …", flush=True)
+    # Stopping happens in the main flow, never inside the signal handler: a handler that
+    # interrupts Popen.wait() cannot reap the child (the interrupted wait holds its lock),
+    # which made every shutdown sit out the full grace periods.
+    signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C raises KeyboardInterrupt even when started with SIGINT ignored (a background job)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    s3: Any = None
+    airflow: EmbeddedAirflow | None = None
+    rc = 0
     try:
+        s3 = _start_s3(data)
+        airflow = EmbeddedAirflow(
+            home=home,
+            port=port,
+            parallelism=parallelism,
+            extra_env={**embedded_env(), **(s3.env() if s3 is not None else {})},
+        )
+        print("governance: starting Airflow standalone (first start migrates its database) …", flush=True)
         airflow.start(timeout=300)
-    except Exception:
-        airflow.stop()
+        _print_welcome(airflow, s3)
+        assert airflow.process is not None
+        rc = airflow.process.wait()
+        print(f"governance: Airflow exited with {rc}", flush=True)
+    except KeyboardInterrupt:
+        print("\ngovernance: stopping Airflow and the S3 server …", flush=True)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        if airflow is not None:
+            airflow.stop()
         if s3 is not None:
             s3.stop()
-        raise
+    return rc
+
+
+def _print_welcome(airflow: EmbeddedAirflow, s3: Any) -> None:
     users = demo_users()
     print()
     print(f"  Airflow UI:   {airflow.url}   (API: {airflow.url}/api/v2, governance API: {airflow.url}/governance)")
@@ -411,10 +421,6 @@ def run(*, port: int, parallelism: int) -> int:
     print("  Submit: log in as 'owner', open DAG model_submission, Trigger (the form holds the CRITICAL demo card)")
     print("  Stop:   Ctrl-C")
     print(flush=True)
-    assert airflow.process is not None
-    rc = airflow.process.wait()
-    _stop(signal.SIGTERM, None)
-    return rc
 
 
 def main(argv: list[str] | None = None) -> int:
