@@ -349,17 +349,17 @@ def load_demo_data() -> list[str]:
     return written
 
 
-def _start_s3(data: Path) -> Any:
+def _start_s3(data: Path, port: int) -> Any:
     try:
         from governance import s3server
     except ModuleNotFoundError:
         return None
-    server = s3server.LocalS3Server.for_embedded_default(data_dir=data)  # type: ignore[attr-defined]
+    server = s3server.LocalS3Server.for_embedded_default(data_dir=data, s3_port=port)  # type: ignore[attr-defined]
     server.start()
     return server
 
 
-def run(*, port: int, parallelism: int) -> int:
+def run(*, port: int, parallelism: int, s3_port: int = 8333) -> int:
     data = config.data_dir()
     home = data / "airflow"
     print(f"governance: data folder {data}")
@@ -383,7 +383,7 @@ def run(*, port: int, parallelism: int) -> int:
     airflow: EmbeddedAirflow | None = None
     rc = 0
     try:
-        s3 = _start_s3(data)
+        s3 = _start_s3(data, s3_port)
         airflow = EmbeddedAirflow(
             home=home,
             port=port,
@@ -429,8 +429,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="start the embedded default in the foreground (Ctrl-C stops everything)")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--parallelism", type=int, default=4, help="Airflow worker slots (default 4)")
+    p.add_argument("--s3-port", type=int, default=8333, help="port of the local S3 server (default 8333)")
     args = parser.parse_args(argv)
-    return run(port=args.port, parallelism=args.parallelism)
+    return run(port=args.port, parallelism=args.parallelism, s3_port=args.s3_port)
 
 
 if __name__ == "__main__":
