@@ -98,8 +98,8 @@ def settings_for(
 def resolve_settings(*, airflow_conn_id: str | None = AIRFLOW_CONN_ID) -> S3Settings:
     """S3 settings: the environment, overridden by the Airflow connection inside Airflow.
 
-    Outside Airflow, with nothing configured, the embedded default's local server (see
-    :func:`_embedded_fallback`).
+    Without a connection and with nothing configured, the embedded default's local server
+    (see :func:`_embedded_fallback`).
 
     The connection (type ``aws``) is looked up only when Airflow's task SDK is already loaded,
     i.e. inside a task; the command line never pays for importing Airflow. Its ``login`` /
@@ -111,7 +111,7 @@ def resolve_settings(*, airflow_conn_id: str | None = AIRFLOW_CONN_ID) -> S3Sett
         return _embedded_fallback(settings)
     conn = _airflow_connection(airflow_conn_id)
     if conn is None:
-        return settings
+        return _embedded_fallback(settings)
     extra: dict[str, Any] = dict(conn.extra_dejson or {})
     return replace(
         settings,
@@ -124,7 +124,7 @@ def resolve_settings(*, airflow_conn_id: str | None = AIRFLOW_CONN_ID) -> S3Sett
 
 
 def _embedded_fallback(settings: S3Settings) -> S3Settings:
-    """Outside Airflow with no endpoint and no credentials configured: the local S3 server
+    """No connection, no endpoint and no credentials configured: the local S3 server
     ``make run`` keeps in ``GOVERNANCE_DATA_DIR``, if it has ever run there. So
     ``governance audit validate-archive`` in a second terminal reads the embedded default's
     archive with no configuration, as the DAG does; anything configured wins."""
