@@ -349,6 +349,10 @@ def load_demo_data() -> list[str]:
     return written
 
 
+def _port_or_free(port: int) -> int:
+    return port if port_free(port) else free_port()
+
+
 def _start_s3(data: Path, port: int) -> Any:
     try:
         from governance import s3server
@@ -388,6 +392,8 @@ def run(*, port: int, parallelism: int, s3_port: int = 8333) -> int:
             home=home,
             port=port,
             parallelism=parallelism,
+            # Airflow's internal log servers: the usual ports, or free ones beside another Airflow
+            log_ports=(_port_or_free(8793), _port_or_free(8794)),
             extra_env={**embedded_env(), **(s3.env() if s3 is not None else {})},
         )
         print("governance: starting Airflow standalone (first start migrates its database) …", flush=True)

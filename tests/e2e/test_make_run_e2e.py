@@ -9,6 +9,7 @@ Ctrl-C in a terminal does, and checks that everything it started is gone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -35,9 +36,9 @@ def _wait_for(predicate, *, timeout: float, what: str, log: Path) -> None:
         time.sleep(1)
 
 
-def _processes_using(folder: Path) -> list[str]:
-    """Command lines of live processes that mention ``folder`` (weed -dir=…, Airflow's home)."""
-    found = []
+def _processes_using(folder: Path) -> dict[int, str]:
+    """pid -> command line of live processes that mention ``folder`` (weed -dir=…, Airflow's home)."""
+    found = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -47,8 +48,21 @@ def _processes_using(folder: Path) -> list[str]:
         except OSError:
             continue
         if str(folder) in cmdline and state != "Z":
-            found.append(cmdline)
+            found[int(proc.name)] = cmdline
     return found
+
+
+def _clean_up(proc: subprocess.Popen[bytes], data: Path) -> None:
+    """After a failure, leave nothing behind: Airflow and SeaweedFS run in sessions of their own."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=STOP_WITHIN_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    for pid in _processes_using(data):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
 def test_make_run_starts_airflow_and_s3_and_ctrl_c_stops_everything(tmp_path, monkeypatch):
@@ -56,9 +70,6 @@ def test_make_run_starts_airflow_and_s3_and_ctrl_c_stops_everything(tmp_path, mo
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVERNANCE_", "AWS_", "AIRFLOW"))}
     env["GOVERNANCE_DATA_DIR"] = str(data)
     port, s3_port = free_port(), free_port()
-    for fixed in (8793, 8794):  # Airflow's log server ports on the embedded default
-        if not port_free(fixed):
-            pytest.skip(f"port {fixed} is taken (is `make run` running here?)")
     log = tmp_path / "run.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -92,9 +103,8 @@ def test_make_run_starts_airflow_and_s3_and_ctrl_c_stops_everything(tmp_path, mo
         rc = proc.wait(timeout=STOP_WITHIN_S)
         took = time.monotonic() - started
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _clean_up(proc, data)
     assert rc == 0, log.read_text(errors="replace")[-3000:]
     assert "stopping Airflow and the S3 server" in log.read_text(errors="replace")
     assert port_free(port) and port_free(s3_port), "a port is still open after Ctrl-C"
-    assert _processes_using(data) == [], f"left running after Ctrl-C ({took:.1f} s)"
+    assert _processes_using(data) == {}, f"left running after Ctrl-C ({took:.1f} s)"
