@@ -455,18 +455,7 @@ def _append_raw(dbapi: Any, dialect: str, prepared: list[tuple[str, str | None, 
             ).encode()
         ).hexdigest()
         rows.append((last_id, ts, etype, mid, actor, details_text, last_hash, h))
-        out.append(
-            AuditEvent(
-                id=last_id,
-                timestamp=ts,
-                event_type=etype,
-                model_id=mid,
-                actor=actor,
-                details=json.loads(details_text),
-                prev_hash=last_hash,
-                hash=h,
-            )
-        )
+        out.append(_tuple_to_event(rows[-1]))
         last_hash = h
     head = (last_id, last_hash, ts)
     cur = dbapi.cursor()

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 from governance import config
 from governance.errors import GovernanceError
@@ -333,8 +333,6 @@ class LocalS3Server:
         return {"access_key_id": self.access_key, "secret_access_key": self.secret_key}
 
     def _wait_ready(self, timeout: float) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         from governance.s3 import make_client, settings_for
 
         client = make_client(
@@ -349,12 +347,8 @@ class LocalS3Server:
             code = self._proc.poll()
             if code is not None:
                 raise LocalS3Error(ERR_EXITED.format(code=code, log=self.log_path, tail=self.log_tail()))
-            if self._volumes_registered():
-                try:
-                    client.list_buckets()
-                    return
-                except (BotoCoreError, ClientError):
-                    pass
+            if self._volumes_registered() and _answers(client):
+                return
             time.sleep(0.1)
         raise LocalS3Error(ERR_NOT_READY.format(endpoint=self.endpoint_url, seconds=timeout, log=self.log_path))
 
@@ -417,6 +411,17 @@ class LocalS3Server:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _answers(client: Any) -> bool:
+    """The S3 API answers a request (False while it is still starting)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client.list_buckets()
+    except (BotoCoreError, ClientError):
+        return False
+    return True
 
 
 def embedded_endpoint(data_dir: Path) -> tuple[str, str, str] | None:

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from governance.archive.layout import (
-    DIGEST_FORMAT,
     DIGESTS_PREFIX,
     LOCK_MODE,
     ArchiveConflictError,
     ArchiveError,
-    ChainPoint,
     digest_key,
+    parse_digest,
     parse_digest_key,
 )
 from governance.s3 import check_bucket, error_code, is_not_found, object_lock_enabled, s3_errors
@@ -104,10 +102,7 @@ class ArchiveBucket:
         if raw is None:
             return None
         try:
-            doc = json.loads(raw)
-            if not isinstance(doc, dict) or doc.get("format") != DIGEST_FORMAT:
-                raise ValueError(f"not a {DIGEST_FORMAT} document")
-            ChainPoint(**doc["chain_end"])
+            doc = parse_digest(raw)
         except (ValueError, KeyError, TypeError) as exc:
             raise ArchiveError(ERR_BAD_DIGEST.format(key=key, bucket=self.bucket, error=exc)) from None
         return doc, raw

@@ -9,7 +9,6 @@ on gets a digest, with or without events, so the digest chain has no holes.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,6 @@ from governance.archive.export import DayExporter, first_event_day
 from governance.archive.layout import (
     DIGEST_CONTENT_TYPE,
     LOCK_MODE,
-    MAX_PROCESSES,
     PARALLEL_MIN_EVENTS,
     PART_SIZE,
     ArchiveConflictError,
@@ -33,6 +31,7 @@ from governance.archive.layout import (
     digest_key,
     sha256_hex,
 )
+from governance.archive.pool import default_processes
 from governance.s3 import endpoint_name, resolve_settings
 from governance.store.engine import read_connection
 
@@ -141,9 +140,9 @@ class AuditArchive(DayExporter):
         self.engine = engine
         self.part_size = part_size
         self.settings = settings
-        self.processes = processes if processes is not None else min(os.cpu_count() or 1, MAX_PROCESSES)
+        self.processes = default_processes(processes)
         self.parallel_min_events = parallel_min_events
-        self._pool = None
+        self._workers = None
 
     @classmethod
     def from_settings(

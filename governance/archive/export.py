@@ -30,7 +30,7 @@ from governance.archive.layout import (
     part_key,
     sha256_hex,
 )
-from governance.archive.pool import start_pool, stop_pool, wants_processes
+from governance.archive.pool import WorkerPool
 from governance.audit import TS_FORMAT, compute_hash
 from governance.s3 import endpoint_name
 from governance.store.engine import read_connection
@@ -127,7 +127,7 @@ class DayExporter(ArchiveBucket):
     processes: int = 1
     parallel_min_events: int = PARALLEL_MIN_EVENTS
     settings: S3Settings | None = None
-    _pool: ProcessPoolExecutor | None = None
+    _workers: WorkerPool | None = None
 
     def _export_day(
         self, day: date, chain_start: ChainPoint, *, upload: bool, part_size: int | None = None
@@ -240,16 +240,15 @@ class DayExporter(ArchiveBucket):
         return ("\n".join(lines) + "\n").encode(), first, last
 
     def _process_pool(self, events: int) -> ProcessPoolExecutor | None:
-        if not wants_processes(processes=self.processes, events=events, parallel_min_events=self.parallel_min_events):
-            return None
-        if self._pool is None:
-            self._pool = start_pool(self.processes)
-        return self._pool
+        if self._workers is None:
+            self._workers = WorkerPool(processes=self.processes, parallel_min_events=self.parallel_min_events)
+        return self._workers.for_events(events)
 
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
-        stop_pool(self._pool)
-        self._pool = None
+        if self._workers is not None:
+            self._workers.close()
+            self._workers = None
 
     def _worker_spec(self) -> _WorkerSpec:
         assert self.settings is not None

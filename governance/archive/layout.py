@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from json.encoder import encode_basestring as _q
 from typing import Any
@@ -202,15 +202,7 @@ class PartInfo:
     last_id: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "sha256": self.sha256,
-            "size": self.size,
-            "content_sha256": self.content_sha256,
-            "events": self.events,
-            "first_id": self.first_id,
-            "last_id": self.last_id,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -223,6 +215,19 @@ class DayExport:
     @property
     def events(self) -> int:
         return sum(p.events for p in self.parts)
+
+
+def parse_digest(raw: bytes) -> dict[str, Any]:
+    """A digest document as written by :func:`build_digest`; ValueError / KeyError / TypeError
+    when it is not one (unreadable JSON, wrong format, missing chain points or object list)."""
+    doc = json.loads(raw)
+    if not isinstance(doc, dict) or doc.get("format") != DIGEST_FORMAT:
+        raise ValueError(f"not a {DIGEST_FORMAT} document")
+    ChainPoint(**doc["chain_start"])
+    ChainPoint(**doc["chain_end"])
+    if not isinstance(doc.get("objects"), list):
+        raise ValueError("objects is not a list")
+    return doc
 
 
 def build_digest(

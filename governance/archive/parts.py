@@ -8,16 +8,14 @@ are the caller's (:mod:`governance.archive.validate`).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
-import os
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from governance.archive.layout import MAX_PROCESSES, sha256_hex
-from governance.archive.pool import start_pool, stop_pool, wants_processes
+from governance.archive.layout import sha256_hex
 from governance.audit import compute_hash
 
 KIND_MISSING = "missing"
@@ -142,40 +140,18 @@ def check_part(key: str, entry: dict[str, Any], body: bytes, bounds: tuple[str, 
     return out
 
 
-class PartChecker:
-    """Runs :func:`check_part` in worker processes for big days (one per CPU, at most 4)."""
-
-    def __init__(self, *, parallel_min_events: int, processes: int | None) -> None:
-        self.parallel_min_events = parallel_min_events
-        self.processes = processes if processes is not None else min(os.cpu_count() or 1, MAX_PROCESSES)
-        self._pool: ProcessPoolExecutor | None = None
-
-    def pool(self, events: int) -> ProcessPoolExecutor | None:
-        if not wants_processes(processes=self.processes, events=events, parallel_min_events=self.parallel_min_events):
-            return None
-        if self._pool is None:
-            self._pool = start_pool(self.processes)
-        return self._pool
-
-    def close(self) -> None:
-        stop_pool(self._pool)
-        self._pool = None
-
-
 def _lines(content: bytes) -> Iterable[bytes]:
     return (line for line in content.split(b"\n") if line)
 
 
 def _parse_events(content: bytes) -> tuple[list[Any], str | None]:
     """The object's events, parsed as one JSON array (fast); on failure, the first bad line."""
-    try:
+    with contextlib.suppress(UnicodeDecodeError, ValueError):  # then find the bad line below
         text = content.decode("utf-8")
         body = text[:-1] if text.endswith("\n") else text
         events = json.loads("[" + body.replace("\n", ",") + "]") if body else []
         if all(isinstance(ev, dict) for ev in events):
             return events, None
-    except (UnicodeDecodeError, ValueError):
-        pass
     parsed: list[Any] = []
     for line_no, line in enumerate(content.split(b"\n")[: -1 if content.endswith(b"\n") else None], start=1):
         try:

@@ -16,7 +16,6 @@ Checks, for every archived day in the range (and the link to the day before it):
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from governance.archive.layout import (
     AUDIT_PREFIX,
-    DIGEST_FORMAT,
     GENESIS,
     PARALLEL_MIN_EVENTS,
     ChainPoint,
     day_bounds,
     day_prefix,
     digest_key,
+    parse_digest,
     parse_digest_key,
     parse_part_key,
     part_key,
@@ -49,10 +48,10 @@ from governance.archive.parts import (
     MSG_EVENT_ID,
     MSG_EVENT_LINK,
     PartCheck,
-    PartChecker,
     Problem,
     check_part,
 )
+from governance.archive.pool import WorkerPool
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -199,7 +198,7 @@ def validate_archive(
             report.add(KIND_OVERWRITTEN, key, MSG_VERSIONS.format(count=info.versions + info.markers))
 
     digests: dict[date, tuple[dict[str, Any], bytes]] = {}
-    checker = PartChecker(parallel_min_events=parallel_min_events, processes=processes)
+    checker = WorkerPool(parallel_min_events=parallel_min_events, processes=processes)
     try:
         if first_archived is not None:
             day = max(lo, first_archived)
@@ -227,13 +226,7 @@ def _load_digest(
     if raw is None:
         return None
     try:
-        doc = json.loads(raw)
-        if not isinstance(doc, dict) or doc.get("format") != DIGEST_FORMAT:
-            raise ValueError(f"not a {DIGEST_FORMAT} document")
-        ChainPoint(**doc["chain_start"])
-        ChainPoint(**doc["chain_end"])
-        if not isinstance(doc.get("objects"), list):
-            raise ValueError("objects is not a list")
+        doc = parse_digest(raw)
     except (ValueError, KeyError, TypeError) as exc:
         if report is not None:
             report.add(KIND_ALTERED, key, MSG_BAD_DIGEST.format(error=exc))
@@ -253,7 +246,7 @@ def _check_day(
     digests: dict[date, tuple[dict[str, Any], bytes]],
     live: set[str],
     listing: dict[str, _Key],
-    checker: PartChecker,
+    checker: WorkerPool,
 ) -> None:
     key = digest_key(day)
     loaded = _load_digest(archive, report, day, live)
@@ -299,7 +292,7 @@ def _check_day(
     bounds = day_bounds(day)
     present = [str(e.get("key")) in live for e in entries]
     keys_to_fetch = [str(e.get("key")) for e, here in zip(entries, present, strict=True) if here]
-    processes = checker.pool(int(doc.get("events") or 0))
+    processes = checker.for_events(int(doc.get("events") or 0))
     with ThreadPoolExecutor(max_workers=archive.upload_workers) as downloads:
         fetched = downloads.map(archive.get_bytes, keys_to_fetch)
         jobs: list[tuple[dict[str, Any], str, Future[PartCheck] | PartCheck | None]] = []
