@@ -30,5 +30,9 @@ class IllegalTransitionError(GovernanceError):
     """A status change that the lifecycle table does not allow."""
 
 
+class ProhibitedPracticeError(IllegalTransitionError):
+    """A model that declares an EU AI Act Art. 5 prohibited practice cannot be approved or deployed."""
+
+
 class AuditChainError(GovernanceError):
     """The audit chain could not be extended (e.g. the database moved under us)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -30,6 +31,17 @@ class RiskLevel(StrEnum):
     MEDIUM = "MEDIUM"
     HIGH = "HIGH"
     CRITICAL = "CRITICAL"
+
+
+LEVEL_ORDER: tuple[RiskLevel, ...] = (RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH, RiskLevel.CRITICAL)
+EU_HIGH_RISK_FLOOR = RiskLevel.HIGH
+"""An EU AI Act high-risk system (Annex III / Art. 6(1)) goes through at least this tier."""
+
+REASON_EU_HIGH_RISK_FLOOR = "EU AI Act high-risk system, {rationale}: tier at least {floor}"
+ERR_PROHIBITED_PRACTICE = (
+    "EU AI Act Art. 5 prohibits the declared practice(s) {practices}: a prohibited AI practice is never "
+    "approved or deployed, at any risk tier"
+)
 
 
 class EUAIActCategory(StrEnum):
@@ -66,6 +78,16 @@ def level_for_score(score: int) -> RiskLevel:
     return RiskLevel.LOW
 
 
+def prohibited_practice_reason(*, category: str, practices: Iterable[str]) -> str | None:
+    """Why a model may never be approved (EU AI Act Art. 5), or None when it declares no
+    prohibited practice. The one derivation used by the approval workflow, the store and
+    the reports."""
+    if category != EUAIActCategory.PROHIBITED.value:
+        return None
+    names = ", ".join(str(getattr(p, "value", p)) for p in practices) or "(see the model card)"
+    return ERR_PROHIBITED_PRACTICE.format(practices=names)
+
+
 def eu_ai_act_category(card: ModelCard) -> tuple[EUAIActCategory, str]:
     if card.prohibited_practices:
         practices = ", ".join(p.value for p in card.prohibited_practices)
@@ -81,7 +103,9 @@ def eu_ai_act_category(card: ModelCard) -> tuple[EUAIActCategory, str]:
 
 
 def assess_risk(card: ModelCard) -> RiskAssessment:
-    """Score the card: critical domain +2, user-facing +1, autonomous +2, processes PII +1."""
+    """Score the card: critical domain +2, user-facing +1, autonomous +2, processes PII +1;
+    ≥5 CRITICAL, ≥3 HIGH, ≥1 MEDIUM, else LOW. An EU AI Act high-risk system is at least
+    HIGH whatever its score (the floor is one of the reasons)."""
     score = 0
     reasons: list[str] = []
     if card.domain in CRITICAL_DOMAINS:
@@ -96,11 +120,15 @@ def assess_risk(card: ModelCard) -> RiskAssessment:
     if card.processes_pii:
         score += 1
         reasons.append("processes personal data (+1)")
+    category, rationale = eu_ai_act_category(card)
+    level = level_for_score(score)
+    if category == EUAIActCategory.HIGH_RISK and LEVEL_ORDER.index(level) < LEVEL_ORDER.index(EU_HIGH_RISK_FLOOR):
+        level = EU_HIGH_RISK_FLOOR
+        reasons.append(REASON_EU_HIGH_RISK_FLOOR.format(rationale=rationale, floor=EU_HIGH_RISK_FLOOR.value))
     if not reasons:
         reasons.append("no risk factor declared")
-    category, rationale = eu_ai_act_category(card)
     return RiskAssessment(
-        level=level_for_score(score),
+        level=level,
         score=score,
         reasons=tuple(reasons),
         eu_ai_act_category=category,

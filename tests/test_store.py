@@ -187,3 +187,24 @@ def test_database_urls() -> None:
         with pytest.raises(DatabaseURLError) as exc:
             make_engine(bad)
         assert_mentions(str(exc.value), ERR_BAD_URL)
+
+
+def test_a_prohibited_practice_is_never_approved_or_deployed_by_any_path(store, demo_card_path: Path) -> None:
+    """The store itself refuses: an Art. 5 model cannot reach APPROVED (nor DEPLOYED), whatever
+    calls ``transition`` (the workflow, the CLI, a script); nothing is written on refusal."""
+    from governance.errors import ProhibitedPracticeError
+    from governance.risk import ERR_PROHIBITED_PRACTICE
+
+    from governance.cards import ProhibitedPractice
+
+    card = load_card(demo_card_path).model_copy(update={"prohibited_practices": [ProhibitedPractice.SOCIAL_SCORING]})
+    m = store.register(card, owner="alice").model
+    store.transition(m.id, ModelStatus.REVIEW_PENDING, actor="alice")
+    before = store.audit.count()
+    with pytest.raises(ProhibitedPracticeError) as err:
+        store.transition(m.id, ModelStatus.APPROVED, actor="governance", approved_by=["bob"])
+    assert str(err.value) == f"model {m.id}: " + ERR_PROHIBITED_PRACTICE.format(practices="social_scoring")
+    assert store.get(m.id).status == ModelStatus.REVIEW_PENDING and store.get(m.id).approved_by is None
+    assert store.audit.count() == before
+    # sending it back is still allowed (that is the rejection)
+    assert store.transition(m.id, ModelStatus.DEVELOPMENT, actor="governance").status == ModelStatus.DEVELOPMENT

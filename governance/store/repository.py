@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from governance.audit import AuditTrail, utc_now
 from governance.cards import ModelCard
-from governance.errors import AlreadyRegisteredError, GovernanceError, ModelNotFoundError
+from governance.errors import AlreadyRegisteredError, GovernanceError, ModelNotFoundError, ProhibitedPracticeError
 from governance.lifecycle import ModelStatus, check_transition, parse_status
-from governance.risk import RiskAssessment, assess_risk
+from governance.risk import RiskAssessment, assess_risk, prohibited_practice_reason
 from governance.store.engine import make_engine
 from governance.store.tables import decisions, evidence, model_versions
 
@@ -263,6 +263,12 @@ class GovernanceStore:
             if current == target and (reason is None or reason == row["status_reason"]):
                 return ModelRecord.from_row(row)
             check_transition(model_id=model_id, current=current, target=target)
+            if target in (ModelStatus.APPROVED, ModelStatus.DEPLOYED):
+                prohibited = prohibited_practice_reason(
+                    category=row["eu_ai_act_category"], practices=(row["card"] or {}).get("prohibited_practices") or []
+                )
+                if prohibited:
+                    raise ProhibitedPracticeError(f"model {model_id}: {prohibited}")
             now = utc_now()
             values: dict[str, Any] = {"status": target.value, "updated_at": now, "status_reason": reason}
             if target == ModelStatus.APPROVED:
