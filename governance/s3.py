@@ -1,9 +1,16 @@
-"""S3 access for the audit archive and the reports: settings, client, bucket, clear errors.
+"""S3 access: settings, client, bucket, clear errors.
 
-The same code talks to AWS S3, MinIO or the local SeaweedFS server: only the endpoint and
-the credentials differ. They come from :func:`governance.config.s3_settings` (environment)
-and, inside an Airflow task, from the Airflow connection ``governance_s3`` when it exists
-(:func:`resolve_settings`, the one place that looks there).
+Every S3 access of the product goes through here: the audit archive, the reports, and what a
+model card points to on ``s3://`` (evaluation data, artifact, explainability report, the
+predictions a bias audit reads). The same code talks to AWS S3, MinIO or the local SeaweedFS
+server: only the endpoint and the credentials differ. :func:`resolve_settings` decides them,
+in one place, the same way for every caller: the environment
+(:func:`governance.config.s3_settings`), inside an Airflow task the Airflow connection
+``governance_s3`` when it exists, and with nothing configured the embedded default's local
+server found in ``GOVERNANCE_DATA_DIR``. :func:`make_client` (boto3) and
+:func:`pyarrow_filesystem` (pyarrow) turn the settings into a client; no other module reads
+the S3 environment or builds a client of its own (the local server, :mod:`governance.s3server`,
+reads the environment only for its own start-up: credentials and bucket to create).
 
 Every botocore failure that reaches a caller is translated into an :class:`S3AccessError`
 naming the endpoint and the bucket (wrong credentials, missing bucket, server unreachable).
@@ -153,16 +160,23 @@ def _airflow_connection(conn_id: str) -> Any:
 
 _SESSION_LOCK = threading.Lock()
 _SESSION: Any = None
+_SESSION_HANDLERS = 0
 
 
 def _boto3_session() -> Any:
     """One boto3 session per process: clients made from it share the parsed service model
-    (a new session costs ~0.3 s). Client creation is serialised; clients are thread-safe."""
-    global _SESSION
-    import boto3
+    (a new session costs ~0.3 s). Client creation is serialised; clients are thread-safe.
 
-    if _SESSION is None:
+    A session copies botocore's built-in event handlers when it is made; when one is added
+    later (moto's stubber, imported by a test after the first client was made) a new session
+    is made, so that every client made from then on sees it."""
+    global _SESSION, _SESSION_HANDLERS
+    import boto3
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    if _SESSION is None or _SESSION_HANDLERS != len(BUILTIN_HANDLERS):
         _SESSION = boto3.session.Session()
+        _SESSION_HANDLERS = len(BUILTIN_HANDLERS)
     return _SESSION
 
 
@@ -193,6 +207,30 @@ def make_client(
             aws_secret_access_key=settings.secret_access_key,
             config=cfg,
         )
+
+
+def pyarrow_filesystem(settings: S3Settings) -> Any:
+    """A ``pyarrow.fs.S3FileSystem`` for ``settings`` (what the bias audit reads Parquet with).
+
+    Path-style requests to the endpoint when one is set, as :func:`make_client` does; without
+    credentials in ``settings`` the AWS SDK's own chain (profile, instance role) applies.
+    """
+    from urllib.parse import urlparse
+
+    import pyarrow.fs as pafs
+
+    kwargs: dict[str, Any] = {"region": settings.region}
+    if settings.endpoint_url:
+        parsed = urlparse(settings.endpoint_url)
+        if parsed.scheme and parsed.netloc:
+            kwargs["endpoint_override"] = parsed.netloc + parsed.path.rstrip("/")
+            kwargs["scheme"] = parsed.scheme
+        else:
+            kwargs["endpoint_override"] = settings.endpoint_url
+    if settings.access_key_id and settings.secret_access_key:
+        kwargs["access_key"] = settings.access_key_id
+        kwargs["secret_key"] = settings.secret_access_key
+    return pafs.S3FileSystem(**kwargs)
 
 
 def error_code(exc: BaseException) -> str:

@@ -152,7 +152,7 @@ def audit(
     ----------
     table
         Parquet file or folder (local path or ``s3://bucket/key``; S3 settings come from
-        :func:`governance.config.s3_settings`), pandas DataFrame, pyarrow Table/RecordBatch
+        :func:`governance.s3.resolve_settings`), pandas DataFrame, pyarrow Table/RecordBatch
         or pyarrow Dataset. Read in batches: memory does not grow with the row count.
     label, prediction
         Columns of 0/1 (or boolean) true outcomes and model decisions; 1 is the favourable

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from governance.errors import GovernanceError
 
@@ -71,28 +71,13 @@ class Source:
 
 
 def s3_filesystem() -> pafs.S3FileSystem:
-    """A pyarrow S3 filesystem configured from :func:`governance.config.s3_settings`
-    (``GOVERNANCE_S3_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
-    ``AWS_DEFAULT_REGION``), so the same code reads AWS S3, MinIO or the local server."""
-    from urllib.parse import urlparse
+    """A pyarrow S3 filesystem with the settings every S3 access uses
+    (:func:`governance.s3.resolve_settings`: ``GOVERNANCE_S3_ENDPOINT_URL`` / ``AWS_*``, the
+    Airflow connection ``governance_s3`` inside a task, or the embedded default's local server),
+    so the same code reads AWS S3, MinIO or the local server."""
+    from governance.s3 import pyarrow_filesystem, resolve_settings
 
-    import pyarrow.fs as pafs
-
-    from governance import config
-
-    settings = config.s3_settings()
-    kwargs: dict[str, Any] = {"region": settings.region}
-    if settings.endpoint_url:
-        parsed = urlparse(settings.endpoint_url)
-        if parsed.scheme and parsed.netloc:
-            kwargs["endpoint_override"] = parsed.netloc + parsed.path.rstrip("/")
-            kwargs["scheme"] = parsed.scheme
-        else:
-            kwargs["endpoint_override"] = settings.endpoint_url
-    if settings.access_key_id and settings.secret_access_key:
-        kwargs["access_key"] = settings.access_key_id
-        kwargs["secret_key"] = settings.secret_access_key
-    return pafs.S3FileSystem(**kwargs)
+    return pyarrow_filesystem(resolve_settings())
 
 
 def open_source(

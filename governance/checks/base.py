@@ -2,8 +2,9 @@
 
 A card names its evaluation data, artifact and explainability report by URI:
 
-* ``s3://bucket/key``: read with boto3 through :func:`governance.config.s3_settings` (so the same
-  code reads AWS S3, MinIO or the local S3-compatible server);
+* ``s3://bucket/key``: read with boto3 with the settings every S3 access uses
+  (:func:`governance.s3.resolve_settings`: environment, the Airflow connection ``governance_s3``,
+  the embedded default's local server), so the same code reads AWS S3, MinIO or the local server;
 * ``file:///abs/path`` or ``/abs/path``: a local file;
 * ``demo/eval/x.csv``: a path relative to the include folder (:func:`governance.config.include_dir`),
   which must stay inside it.
@@ -26,6 +27,7 @@ from urllib.parse import unquote, urlparse
 
 from governance import config
 from governance.errors import GovernanceError
+from governance.s3 import endpoint_name, make_client, resolve_settings
 
 SPOOL_BYTES = 64 * 1024 * 1024
 """S3 objects up to this size are held in memory while checked; larger ones go to a temporary file."""
@@ -163,17 +165,14 @@ def resolve_uri(uri: str, *, field: str, include_dir: Path | None = None) -> Sou
 
 
 def s3_client() -> Any:
-    """A boto3 S3 client configured from :func:`governance.config.s3_settings`."""
-    import boto3
+    """A boto3 S3 client for :func:`governance.s3.resolve_settings`."""
+    return _s3()[0]
 
-    s = config.s3_settings()
-    return boto3.client(
-        "s3",
-        endpoint_url=s.endpoint_url,
-        region_name=s.region,
-        aws_access_key_id=s.access_key_id,
-        aws_secret_access_key=s.secret_access_key,
-    )
+
+def _s3() -> tuple[Any, str]:
+    """(client, endpoint as shown in messages), both from one resolution of the settings."""
+    settings = resolve_settings()
+    return make_client(settings), endpoint_name(settings)
 
 
 def _s3_problem(exc: Exception) -> tuple[bool, str]:
@@ -197,13 +196,13 @@ def source_exists(source: Source) -> tuple[bool, str | None]:
         if source.path.is_dir():
             return False, ERR_NOT_A_FILE.format(field=source.field, uri=source.uri, where=source.where)
         return False, ERR_NOT_FOUND.format(field=source.field, uri=source.uri, where=source.where)
+    client, endpoint = _s3()
     try:
-        s3_client().head_object(Bucket=source.bucket, Key=source.key)
+        client.head_object(Bucket=source.bucket, Key=source.key)
     except Exception as exc:  # botocore raises several unrelated types
         missing, text = _s3_problem(exc)
         if missing:
             return False, ERR_NOT_FOUND.format(field=source.field, uri=source.uri, where=source.where)
-        endpoint = config.s3_settings().endpoint_url or "AWS default"
         return False, ERR_S3.format(field=source.field, uri=source.uri, endpoint=endpoint, problem=text)
     return True, None
 
@@ -212,17 +211,17 @@ def source_exists(source: Source) -> tuple[bool, str | None]:
 def open_source(source: Source) -> Iterator[IO[bytes]]:
     """Open a source for binary reading (S3 objects are downloaded first); raises :class:`SourceError`."""
     if source.is_s3:
+        client, endpoint = _s3()
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
         try:
             try:
-                s3_client().download_fileobj(source.bucket, source.key, spool)
+                client.download_fileobj(source.bucket, source.key, spool)
             except Exception as exc:  # botocore raises several unrelated types
                 missing, text = _s3_problem(exc)
                 if missing:
                     raise SourceError(
                         ERR_NOT_FOUND.format(field=source.field, uri=source.uri, where=source.where)
                     ) from None
-                endpoint = config.s3_settings().endpoint_url or "AWS default"
                 raise SourceError(
                     ERR_S3.format(field=source.field, uri=source.uri, endpoint=endpoint, problem=text)
                 ) from None

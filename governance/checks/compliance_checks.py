@@ -24,7 +24,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from governance import config
 from governance.audit import MAX_QUERY_LIMIT, AuditEvent, VerifyResult
 from governance.cards import ModelCard
 from governance.checks.artifact import CHECK_ARTIFACT_INTEGRITY, CHECK_PICKLE_SCAN
@@ -34,6 +33,7 @@ from governance.checks.expectations import CHECK_EVALUATION_DATA, CHECK_METRICS
 from governance.errors import GovernanceError, IllegalTransitionError
 from governance.lifecycle import ModelStatus, check_transition
 from governance.risk import EUAIActCategory, RiskLevel, assess_risk
+from governance.s3 import resolve_settings
 from governance.store.repository import (
     EVENT_DECISION,
     EVENT_EVIDENCE,
@@ -276,7 +276,7 @@ def encryption_at_rest(ctx: EvidenceContext) -> Outcome:
     url = ctx.store.engine.url
     backend = url.get_backend_name()
     driver = url.get_driver_name()
-    endpoint = config.s3_settings().endpoint_url
+    endpoint = resolve_settings().endpoint_url  # the endpoint really used, however configured
     evidence: dict[str, Any] = {
         "declared": ctx.encrypted_at_rest,
         "database_backend": backend,

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from governance import config
 from governance.cards import ModelCard
 from governance.checks.artifact import CHECK_ARTIFACT_INTEGRITY, CHECK_PICKLE_SCAN, format_risk
 from governance.checks.automated import AutomatedCheckReport
 from governance.checks.base import jsonable, uri_scheme
+from governance.s3 import resolve_settings
 
 FINDING_PICKLE_SCAN = "pickle_scan"
 FINDING_INTEGRITY = "artifact_integrity"
@@ -259,7 +259,7 @@ def card_uris(card: ModelCard) -> dict[str, str]:
 
 def _uri_finding(card: ModelCard) -> Finding:
     title = "Where the model's files live"
-    bucket = config.s3_settings().bucket
+    bucket = resolve_settings().bucket  # the bucket really used, however configured
     external: list[str] = []
     other_buckets: list[str] = []
     classified: dict[str, str] = {}
