@@ -10,18 +10,20 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from governance.audit import AuditTrail, utc_now
-from governance.cards import ModelCard
 from governance.errors import AlreadyRegisteredError, GovernanceError, ModelNotFoundError, ProhibitedPracticeError
 from governance.lifecycle import ModelStatus, check_transition, parse_status
-from governance.risk import RiskAssessment, assess_risk, prohibited_practice_reason
 from governance.store.engine import make_engine
 from governance.store.tables import decisions, evidence, model_versions
+
+if TYPE_CHECKING:  # cards and risk load pydantic and YAML; reads (status, list) need neither
+    from governance.cards import ModelCard
+    from governance.risk import RiskAssessment
 
 ERR_ALREADY_REGISTERED = (
     "model {name} version {version} is already registered (id {model_id}); "
@@ -143,6 +145,8 @@ class GovernanceStore:
         """
         if not owner or not owner.strip():
             raise GovernanceError(ERR_EMPTY_ACTOR)
+        from governance.risk import assess_risk
+
         risk = assess_risk(card)
         now = utc_now()
         model_id = new_model_id()
@@ -264,6 +268,8 @@ class GovernanceStore:
                 return ModelRecord.from_row(row)
             check_transition(model_id=model_id, current=current, target=target)
             if target in (ModelStatus.APPROVED, ModelStatus.DEPLOYED):
+                from governance.risk import prohibited_practice_reason
+
                 prohibited = prohibited_practice_reason(
                     category=row["eu_ai_act_category"], practices=(row["card"] or {}).get("prohibited_practices") or []
                 )
