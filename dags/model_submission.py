@@ -5,6 +5,11 @@ Submit a model version for governance review. **Trigger this DAG with the model 
 run's configuration** (UI form, REST API, or `governance submit card.yaml`): every
 top-level key is a card field, and the form refuses malformed values before a run starts.
 
+**The card is exactly the run's configuration**, what you sent: a field you leave out is never
+filled in from the form's pre-filled values (the embedded default pre-fills the form with a
+demo card). A trigger lacking a required field is refused: Airflow answers HTTP 400 when the
+form has no value for it, otherwise the run fails at `validate_card` naming every missing field.
+
 The **owner is you**, the authenticated user who triggers the run — a card cannot name
 anyone else.
 
@@ -42,10 +47,11 @@ _DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(s
 )
 def model_submission() -> None:
     @task(retries=0)
-    def validate_card(*, params: dict[str, Any], dag_run: Any) -> dict[str, Any]:
+    def validate_card(*, dag_run: Any) -> dict[str, Any]:
         from governance import approval
 
-        card = approval.card_from_trigger(params=params, conf=dag_run.conf)
+        # the conf alone: the run's params also hold the form's defaults for fields left out
+        card = approval.card_from_trigger(conf=dag_run.conf)
         return approval.validate_submission(card=card)
 
     @task(retries=0)

@@ -407,18 +407,38 @@ def _step_outcome(
     return True, [], humans
 
 
-def card_from_trigger(*, params: dict[str, Any], conf: dict[str, Any] | None) -> dict[str, Any]:
-    """The submitted card: the run's conf over the form's defaults (unset optional fields dropped)."""
-    from governance.cards import ModelCard
+ERR_SUBMISSION_INCOMPLETE = (
+    "the submitted card (the run's conf) lacks required field(s): {fields}; send the whole card as "
+    "the run's conf (e.g. `governance submit card.yaml`): a field left out is never filled in from "
+    "the trigger form's pre-filled values"
+)
 
-    card = {k: v for k, v in params.items() if k in ModelCard.model_fields and v is not None}
-    card.update(conf or {})
-    return card
+
+def card_from_trigger(*, conf: dict[str, Any] | None) -> dict[str, Any]:
+    """The submitted card: exactly the run's conf, what the client sent, nothing else.
+
+    Never the run's ``params``: Airflow fills them with the trigger form's defaults (on the
+    embedded default, the demo card that pre-fills the form) for every field a REST or CLI
+    client left out, and a model card must not inherit values nobody submitted. A top-level
+    ``null`` counts as a field not given, so it is dropped (it adds nothing the client did not send).
+    """
+    return {k: v for k, v in (conf or {}).items() if v is not None}
 
 
 def validate_submission(*, card: dict[str, Any]) -> dict[str, Any]:
-    """Validate a submitted card (raises CardValidationError listing every problem)."""
-    return validate_card(card).model_dump(mode="json")
+    """Validate a submitted card; raises CardValidationError listing every problem, led by
+    :data:`ERR_SUBMISSION_INCOMPLETE` naming each missing required field when there are any."""
+    from governance.cards import missing_required_fields
+    from governance.errors import CardValidationError
+
+    try:
+        return validate_card(card).model_dump(mode="json")
+    except CardValidationError as exc:
+        missing = missing_required_fields(card)
+        if not missing:
+            raise
+        problems = [ERR_SUBMISSION_INCOMPLETE.format(fields=", ".join(missing)), *exc.problems]
+        raise CardValidationError(problems) from None
 
 
 def step_for_task(task_id: str, *, workflow: WorkflowDefinition | None = None) -> tuple[str, StepDefinition]:

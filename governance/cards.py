@@ -429,6 +429,24 @@ def validate_card(doc: dict[str, Any]) -> ModelCard:
         raise CardValidationError([_format_error(e) for e in exc.errors()]) from None
 
 
+def missing_required_fields(doc: Any) -> list[str]:
+    """Paths of the required fields ``doc`` lacks, at the top level and inside the mappings it
+    gives (``artifact.sha256``, ``evaluation.metrics.auc.value``), in schema order; ``[]`` when
+    none is missing or ``doc`` is not a mapping. The same fields :func:`validate_card` reports
+    with :data:`ERR_MISSING`, without the other problems."""
+    if not isinstance(doc, dict):
+        return []
+    try:
+        ModelCard.model_validate(doc)
+    except ValidationError as exc:
+        return [
+            "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]).lstrip(".")
+            for e in exc.errors()
+            if e.get("type") == "missing"
+        ]
+    return []
+
+
 def load_card(source: str | Path | bytes) -> ModelCard:
     """Read, parse and validate a card from a path or raw bytes."""
     if isinstance(source, bytes):

@@ -10,9 +10,17 @@ from governance import config
 
 
 def card_params() -> dict[str, Param]:
-    """One ``Param`` per card field. Required fields have no default, so Airflow refuses a
-    trigger that lacks them; when ``GOVERNANCE_FORM_DEFAULTS_CARD`` names a card file (the
-    embedded default sets the CRITICAL demo card), the form starts filled with its values."""
+    """One ``Param`` per card field: the trigger form of ``model_submission``.
+
+    Required fields have no default, so Airflow refuses a trigger that lacks one (HTTP 400,
+    ``Invalid input for param <field>: No value passed``). When ``GOVERNANCE_FORM_DEFAULTS_CARD``
+    names a card file (only the embedded default sets it, to the CRITICAL demo card), the form
+    starts filled with its values. Airflow then also uses them for any field a REST or CLI
+    trigger leaves out, in its trigger-time check and in the run's ``params``; they never become
+    part of a submission: the card is the run's conf alone (``approval.card_from_trigger``), and
+    ``validate_card`` refuses one that lacks required fields. Optional fields accept ``null``
+    (= not given) whether or not they are pre-filled, so a form user can clear one.
+    """
     from governance.cards import card_field_schemas, parse_card_text
 
     defaults: dict[str, Any] = {}
@@ -25,15 +33,24 @@ def card_params() -> dict[str, Param]:
         schema.pop("examples", None)
         title = schema.pop("title", name.replace("_", " ").capitalize())
         description = schema.pop("description", None)
+        if not required:
+            schema = _nullable(schema)
         if name in defaults:
             params[name] = Param(defaults[name], title=title, description=description, **schema)
         elif required:
             params[name] = Param(title=title, description=description, **schema)
         else:
-            if "type" in schema and "anyOf" not in schema:
-                schema["type"] = [schema["type"], "null"] if isinstance(schema["type"], str) else schema["type"]
             params[name] = Param(None, title=title, description=description, **schema)
     return params
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` admitting ``null`` too (a schema with ``anyOf``, from ``X | None``, already does)."""
+    kind = schema.get("type")
+    if kind is None or "anyOf" in schema:
+        return schema
+    kinds = [kind] if isinstance(kind, str) else list(kind)
+    return {**schema, "type": kinds if "null" in kinds else [*kinds, "null"]}
 
 
 def report_date_param(description: str) -> Param:
