@@ -2,12 +2,23 @@
 
 Every command reads the governance database from ``GOVERNANCE_DB_URL`` (default: a SQLite
 file under the project's ``data/`` folder). Run ``governance COMMAND --help`` for details.
+
+Exit status: 0 ok, 1 a refused or failed operation (``audit verify`` found a bad event, a
+model is not found, an illegal transition), 2 a usage or configuration error, 130 Ctrl-C,
+and 141 when the reader of stdout went away, e.g. ``governance audit query --json | head``:
+the command stops quietly, with no traceback, and exits as a shell reports a command that
+SIGPIPE stopped (128 + 13, what ``seq 1000000 | head`` gives under ``set -o pipefail``).
+
+This module imports nothing heavy: each command imports what it needs (SQLAlchemy, the
+store, cards …) when it runs, so ``--help`` loads no database layer and a status lookup
+loads little more than SQLAlchemy (``benchmarks/cli_latency.py`` times them).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,6 +29,10 @@ from governance.errors import GovernanceError
 EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""Exit status when nobody reads stdout any more (128 + SIGPIPE, as a shell reports for a
+command killed by the signal; Python ignores SIGPIPE, so we stop on the write error)."""
 
 ERR_NOT_INITIALISED = "the governance database at {url} is not initialised; run `governance init` first"
 
@@ -283,6 +298,20 @@ def _call_add(add: Callable[..., None], sub: Any, asub: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _dispatch(argv)
+        finally:
+            if sys.stdout is not None:
+                sys.stdout.flush()  # a broken pipe shows here, not in the interpreter's exit flush
+    except BrokenPipeError:
+        if not _stdout_gone():
+            raise  # some other pipe or socket (S3, Airflow, a worker): a real error
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -292,10 +321,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if not isinstance(exc, _fail_errors()) else EXIT_FAIL
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     finally:
         while _ENGINES:
             _ENGINES.pop().dispose()
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe (or socket) whose reader has closed it."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by an in-memory stream (tests)
+        return False
+    import select
+
+    if not hasattr(select, "poll"):  # Windows: trust the error
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout's file descriptor at /dev/null, so that what is still buffered in
+    ``sys.stdout`` is flushed somewhere at exit instead of raising BrokenPipeError again
+    (the recipe of the Python docs, "Note on SIGPIPE" in the signal module)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _fail_errors() -> tuple[type[Exception], ...]:

@@ -8,7 +8,6 @@ GOVERNANCE_PASSWORD or are asked for at a prompt; they are kept in memory only.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 import time
@@ -23,6 +22,8 @@ ERR_NO_CREDENTIALS = (
 
 
 def client_from_env() -> Any:
+    import getpass
+
     from governance.airflow_client import AirflowClient
 
     user, password = config.airflow_credentials()

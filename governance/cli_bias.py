@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -120,6 +119,8 @@ def _check_outputs(paths: Sequence[Path | None]) -> None:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.resolve().parent)
     try:
         with os.fdopen(fd, "wb") as handle:
