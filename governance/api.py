@@ -6,18 +6,23 @@ Mounted in Airflow's API server by ``plugins/governance_plugin.py`` under ``/gov
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query
 
 from governance import config
 from governance.errors import GovernanceError, ModelNotFoundError
 
-
-def _store() -> Any:
+if TYPE_CHECKING:
     from governance.store import GovernanceStore
 
-    return GovernanceStore.from_url(config.db_url())
+
+def _store() -> GovernanceStore:
+    """The store over this process's one engine for the governance DB (opened on the first
+    request, then reused: a request opens no engine, pool or connection of its own)."""
+    from governance.store import shared_store
+
+    return shared_store(config.db_url())
 
 
 router = APIRouter()

@@ -43,7 +43,10 @@ ERR_NO_REVIEWER = "no eligible reviewer in group '{group}' (the owner {owner} an
 
 
 def _store() -> GovernanceStore:
-    return GovernanceStore.from_url(config.db_url())
+    # one engine per process (the API server's answer capture calls this per answer)
+    from governance.store import shared_store
+
+    return shared_store(config.db_url())
 
 
 # ----------------------------------------------------------------------------- submission
