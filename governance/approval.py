@@ -15,6 +15,7 @@ from governance import config
 from governance.cards import ModelCard, validate_card
 from governance.errors import GovernanceError
 from governance.lifecycle import ModelStatus
+from governance.risk import prohibited_practice_reason
 from governance.store import GovernanceStore
 from governance.workflows import (
     OPTIONS,
@@ -39,6 +40,15 @@ ERR_TIER_MISMATCH = (
 )
 ERR_NOT_PENDING = "model {model_id} is {status}, not REVIEW_PENDING; submit it for review first"
 ERR_ALREADY_OTHER_RUN = "model {name} {version} is already registered (id {model_id}) by an earlier submission"
+ENDED_UNANSWERED = "ended_unanswered"
+"""Evidence kind: a review task that ended with no reviewer's answer on record."""
+REASON_UNANSWERED = "task {task_id} ended without a reviewer's answer on record ({how})"
+REASON_SET_BY_HAND = "marked {state} by hand by {user}"
+REASON_NO_ANSWER_UNKNOWN = (
+    "nobody answered it: the task failed, or was marked, cleared or skipped by hand; see its log in Airflow"
+)
+EU_AI_ACT_STEP = "eu_ai_act_art5"
+"""The failed step named when a model declares a prohibited practice (not a workflow step)."""
 ERR_NO_REVIEWER = "no eligible reviewer in group '{group}' (the owner {owner} and earlier approvers are excluded)"
 
 
@@ -137,7 +147,11 @@ def run_automated_step(*, model_id: str, run_id: str, tier: str, step: str = "au
     card = validate_card(model.card)
     report = run_automated_checks(card, include_dir=config.include_dir())
     data = report.to_dict()
-    reasons = [r for c in report.checks if not c.passed for r in (c.reasons or [f"{c.name} failed"])]
+    # A prohibited practice fails the first step too, so no reviewer is asked about it
+    # (record_decision rejects it in any case, whatever the workflow file lists).
+    prohibited = _prohibited(model)
+    passed = report.passed and prohibited is None
+    reasons = ([prohibited] if prohibited else []) + report.reasons
     for check in report.checks:
         store.record_evidence(
             model_id,
@@ -155,12 +169,12 @@ def run_automated_step(*, model_id: str, run_id: str, tier: str, step: str = "au
         model_id,
         step=step,
         kind="result",
-        passed=report.passed,
+        passed=passed,
         details={"reasons": reasons, "summary": {c.name: c.passed for c in report.checks}},
         actor=SYSTEM_ACTOR,
         run_id=run_id,
     )
-    return {"step": step, "passed": report.passed, "reasons": reasons, "checks": len(data.get("checks", []))}
+    return {"step": step, "passed": passed, "reasons": reasons, "checks": len(data.get("checks", []))}
 
 
 def run_compliance_step(*, model_id: str, run_id: str, tier: str, step: str = "compliance_check") -> dict[str, Any]:
@@ -180,7 +194,7 @@ def run_compliance_step(*, model_id: str, run_id: str, tier: str, step: str = "c
         evidence_encrypted_at_rest=config.evidence_encrypted_at_rest(),
     )
     data = report.to_dict()
-    reasons = _compliance_reasons(data)
+    reasons = report.reasons
     store.record_evidence(
         model_id,
         step=step,
@@ -200,15 +214,6 @@ def run_compliance_step(*, model_id: str, run_id: str, tier: str, step: str = "c
         run_id=run_id,
     )
     return {"step": step, "passed": report.passed, "reasons": reasons}
-
-
-def _compliance_reasons(data: dict[str, Any]) -> list[str]:
-    reasons = []
-    for req, body in (data.get("requirements") or {}).items():
-        for check in body.get("checks", []):
-            if not check.get("passed"):
-                reasons.append(f"{req} {check.get('id', '')}: {check.get('title', '')} failed".strip())
-    return reasons
 
 
 # ----------------------------------------------------------------------------- human steps
@@ -350,13 +355,18 @@ def finalize(*, model_id: str, run_id: str, tier: str, workflow: WorkflowDefinit
     evidence = [e for e in store.list_evidence(model_id) if e["run_id"] == run_id]
     decisions = [d for d in store.list_decisions(model_id) if d["run_id"] == run_id]
     approvers: list[str] = []
-    failed_step, reasons = None, []
-    for name, step in wf.steps_for(tier):
-        ok, why, humans = _step_outcome(name, step, evidence, decisions, owner=model.owner)
-        approvers += [h for h in humans if h not in approvers]
-        if not ok:
-            failed_step, reasons = name, why
-            break
+    failed_step, reasons, unanswered_task = None, [], None
+    prohibited = _prohibited(model)
+    if prohibited:
+        # Not a step of the workflow file: no edit of approval.yaml can drop this rule.
+        failed_step, reasons = EU_AI_ACT_STEP, [prohibited]
+    else:
+        for name, step in wf.steps_for(tier):
+            ok, why, humans, unanswered_task = _step_outcome(name, step, evidence, decisions, owner=model.owner)
+            approvers += [h for h in humans if h not in approvers]
+            if not ok:
+                failed_step, reasons = name, why
+                break
     if failed_step is None:
         approved_by = approvers or [f"{SYSTEM_ACTOR}:automated_checks"]
         m = store.transition(
@@ -368,6 +378,8 @@ def finalize(*, model_id: str, run_id: str, tier: str, workflow: WorkflowDefinit
             details={"run_id": run_id},
         )
         return {"model_id": model_id, "status": m.status.value, "approved_by": m.approved_by}
+    if unanswered_task is not None:
+        _record_unanswered(store, model_id=model_id, run_id=run_id, task_id=unanswered_task)
     reason = f"{failed_step}: " + "; ".join(reasons)
     m = store.transition(
         model_id,
@@ -379,35 +391,96 @@ def finalize(*, model_id: str, run_id: str, tier: str, workflow: WorkflowDefinit
     return {"model_id": model_id, "status": m.status.value, "failed_step": failed_step, "reasons": reasons}
 
 
+def unanswered_reason(task_id: str, evidence: list[dict[str, Any]]) -> str:
+    """Why a review task counts as failed when no reviewer's answer is on record for it."""
+    done = next((e for e in evidence if e["step"] == task_id and e["kind"] == ENDED_UNANSWERED), None)
+    if done is not None and done["details"].get("by"):
+        how = REASON_SET_BY_HAND.format(state=done["details"]["state"], user=done["details"]["by"])
+    else:
+        how = REASON_NO_ANSWER_UNKNOWN
+    return REASON_UNANSWERED.format(task_id=task_id, how=how)
+
+
+def record_task_set_by_hand(*, model_id: str, run_id: str, task_id: str, state: str, user: str) -> bool:
+    """Record that ``user`` set a review task's state by hand (mark success / failed / skipped) in
+    Airflow, with no reviewer's answer on record for it: one evidence row and its audit event,
+    whose actor is that user. Returns False when the task already has an answer or the event is
+    already on record."""
+    store = _store()
+    if any(d["run_id"] == run_id and d["step"] == task_id for d in store.list_decisions(model_id)):
+        return False
+    return store.record_evidence(
+        model_id,
+        step=task_id,
+        kind=ENDED_UNANSWERED,
+        passed=False,
+        details={"state": state, "by": user, "reason": REASON_SET_BY_HAND.format(state=state, user=user)},
+        actor=user,
+        run_id=run_id,
+    )
+
+
+def _record_unanswered(store: GovernanceStore, *, model_id: str, run_id: str, task_id: str) -> None:
+    """The one audit event of a review that ended without an answer, when nobody was seen
+    setting its state (its task failed, or was changed outside the API server)."""
+    store.record_evidence(
+        model_id,
+        step=task_id,
+        kind=ENDED_UNANSWERED,
+        passed=False,
+        details={"state": None, "by": None, "reason": REASON_NO_ANSWER_UNKNOWN},
+        actor=SYSTEM_ACTOR,
+        run_id=run_id,
+    )
+
+
+def _prohibited(model: Any) -> str | None:
+    """The Art. 5 reason a model can never be approved, or None."""
+    return prohibited_practice_reason(
+        category=model.eu_ai_act_category, practices=model.card.get("prohibited_practices") or []
+    )
+
+
 def _step_outcome(
     name: str, step: StepDefinition, evidence: list[dict[str, Any]], decisions: list[dict[str, Any]], *, owner: str
-) -> tuple[bool, list[str], list[str]]:
+) -> tuple[bool, list[str], list[str], str | None]:
+    """(passed, reasons, the humans who approved, the review task that ended unanswered)."""
     if step.kind == StepKind.AUTOMATED:
         results = [e for e in evidence if e["step"] == name and e["kind"] == "result"]
         if not results:
-            return False, ["did not complete"], []
-        return bool(results[0]["passed"]), list(results[0]["details"].get("reasons") or ["failed"]), []
+            return False, ["did not complete"], [], None
+        return bool(results[0]["passed"]), list(results[0]["details"].get("reasons") or ["failed"]), [], None
     if step.kind == StepKind.COMPLIANCE:
         results = [e for e in evidence if e["step"] == name and e["kind"] == "result"]
         if not results:
-            return False, ["compliance evaluation did not complete"], []
+            return False, ["compliance evaluation did not complete"], [], None
         if not results[0]["passed"]:
-            return False, list(results[0]["details"].get("reasons") or ["failed"]), []
-    mine = [d for d in decisions if d["step"] == name or d["step"].startswith(f"{name}_")]
+            return False, list(results[0]["details"].get("reasons") or ["failed"]), [], None
+    task_ids = step.review_task_ids(name)
+    mine = [d for d in decisions if d["step"] in task_ids]
     negative = [d for d in mine if d["decision"] != "approve"]
     if negative:
         d = negative[0]
         why = TIMED_OUT if d["decision"] == "timeout" else f"rejected by {d['actor']}"
         if d["comment"] and d["decision"] != "timeout":
             why += f": {d['comment']}"
-        return False, [why], []
+        return False, [why], [], None
+    answered = {d["step"] for d in mine}
+    unanswered = [t for t in task_ids if t not in answered]
+    if unanswered:
+        return False, [unanswered_reason(unanswered[0], evidence)], [], unanswered[0]
     humans = []
     for d in mine:
         if d["actor"] != owner and d["actor"] not in humans:
             humans.append(d["actor"])
     if len(humans) < step.approvals:
-        return False, [f"needs {step.approvals} distinct approvers other than the owner, got {len(humans)}"], humans
-    return True, [], humans
+        return (
+            False,
+            [f"needs {step.approvals} distinct approvers other than the owner, got {len(humans)}"],
+            humans,
+            None,
+        )
+    return True, [], humans, None
 
 
 ERR_SUBMISSION_INCOMPLETE = (
@@ -448,11 +521,9 @@ def step_for_task(task_id: str, *, workflow: WorkflowDefinition | None = None) -
     """The workflow step a review task belongs to (``security_review``, ``compliance_check_confirm``,
     ``stakeholder_review_2`` …)."""
     wf = workflow or load_workflows()
-    if task_id in wf.steps:
-        return task_id, wf.steps[task_id]
-    base, _, suffix = task_id.rpartition("_")
-    if base in wf.steps and (suffix == "confirm" or suffix.isdigit()):
-        return base, wf.steps[base]
+    for name, step in wf.steps.items():
+        if task_id in step.review_task_ids(name):
+            return name, step
     raise GovernanceError(f"task {task_id!r} is not a step of the approval workflow (steps: {', '.join(wf.steps)})")
 
 

@@ -81,6 +81,17 @@ class StepDefinition(_Strict):
     def is_human(self) -> bool:
         return self.kind in HUMAN_KINDS
 
+    def review_task_ids(self, name: str) -> list[str]:
+        """The Airflow task ids of this step's human answers, in order: ``security_review``,
+        ``compliance_check_confirm``, ``stakeholder_review_1`` … ``_N``; none for an automated step."""
+        if self.kind == StepKind.APPROVAL:
+            return [f"{name}_{i}" for i in range(1, self.approvals + 1)]
+        if self.kind == StepKind.COMPLIANCE:
+            return [f"{name}_confirm"]
+        if self.kind == StepKind.REVIEW:
+            return [name]
+        return []
+
 
 class WorkflowDefinition(_Strict):
     version: int = 1

@@ -192,10 +192,9 @@ def test_database_urls() -> None:
 def test_a_prohibited_practice_is_never_approved_or_deployed_by_any_path(store, demo_card_path: Path) -> None:
     """The store itself refuses: an Art. 5 model cannot reach APPROVED (nor DEPLOYED), whatever
     calls ``transition`` (the workflow, the CLI, a script); nothing is written on refusal."""
+    from governance.cards import ProhibitedPractice
     from governance.errors import ProhibitedPracticeError
     from governance.risk import ERR_PROHIBITED_PRACTICE
-
-    from governance.cards import ProhibitedPractice
 
     card = load_card(demo_card_path).model_copy(update={"prohibited_practices": [ProhibitedPractice.SOCIAL_SCORING]})
     m = store.register(card, owner="alice").model

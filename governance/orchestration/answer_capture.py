@@ -1,4 +1,5 @@
-"""Records reviewers' answers where they are given: in Airflow's API server.
+"""Records reviewers' answers, and review tasks completed by hand, where they happen: in
+Airflow's API server.
 
 An ASGI middleware (installed by ``plugins/governance_plugin.py``) watches successful
 ``PATCH …/hitlDetails`` responses for the approval DAGs and writes the answer — who, which
@@ -6,6 +7,12 @@ option, the comment — to the governance database right away. The review task r
 same answer again when it resumes (idempotent). So a decision survives even when Airflow
 fails the parked task afterwards (the fast-answer race of Airflow 3.3): the retried task finds
 the answer on record and does not ask again.
+
+It also watches successful task-instance state changes (``PATCH …/taskInstances/{task}``, the
+UI's "Mark as success / failed", and the bulk form) of review tasks: a review that a user
+completes by hand has no reviewer's answer, so the governance DB records who set which state
+(one evidence row and audit event, the user as actor), and ``record_decision`` names it as the
+reason instead of a missing approver count.
 """
 
 from __future__ import annotations
@@ -21,6 +28,13 @@ HITL_PATCH = re.compile(
     r"^/api/v2/dags/(?P<dag_id>model_approval_[a-z]+)/dagRuns/(?P<run_id>[^/]+)"
     r"/taskInstances/(?P<task_id>[^/]+)/(?P<map_index>-?\d+)/hitlDetails$"
 )
+STATE_PATCH = re.compile(
+    r"^/api/v2/dags/(?P<dag_id>model_approval_[a-z]+)/dagRuns/(?P<run_id>[^/]+)"
+    r"/taskInstances(?:/(?P<task_id>[^/]+)(?:/(?P<map_index>-?\d+))?)?$"
+)
+"""The single (``…/{task_id}[/{map_index}]``) and bulk (``…/taskInstances``) state routes; the
+``…/dry_run`` previews do not match."""
+HAND_STATES = frozenset({"success", "failed", "skipped"})
 
 
 def model_id_from_run(run_id: str) -> str | None:
@@ -51,6 +65,69 @@ def record_patch(*, dag_id: str, run_id: str, task_id: str, response: dict[str, 
     return True
 
 
+def state_changes(body: dict[str, Any], task_id: str | None) -> list[tuple[str, str]]:
+    """(task_id, new_state) pairs of a state PATCH body: ``{"new_state": …}`` on a single task's
+    route, ``{"actions": [{"action": "update", "entities": [{"task_id", "new_state"}, …]}]}``
+    on the bulk route."""
+    if task_id is not None:
+        state = body.get("new_state")
+        return [(task_id, str(state))] if state else []
+    changes = []
+    for action in body.get("actions") or []:
+        if action.get("action") != "update":
+            continue
+        for entity in action.get("entities") or []:
+            if isinstance(entity, dict) and entity.get("task_id") and entity.get("new_state"):
+                changes.append((str(entity["task_id"]), str(entity["new_state"])))
+    return changes
+
+
+def record_state_patch(*, dag_id: str, run_id: str, changes: list[tuple[str, str]], user: str) -> int:
+    """Record each review task set to a final state by hand; returns how many were recorded."""
+    from governance import approval
+    from governance.errors import GovernanceError
+
+    changes = [(t, s) for t, s in changes if s in HAND_STATES]
+    if not changes:
+        return 0
+    model_id = model_id_from_run(run_id) or _model_id_from_conf(dag_id, run_id)
+    if model_id is None:
+        return 0
+    recorded = 0
+    for task_id, state in changes:
+        try:
+            approval.step_for_task(task_id)
+        except GovernanceError:
+            continue  # not a review task (automated steps, record_decision)
+        recorded += approval.record_task_set_by_hand(
+            model_id=model_id, run_id=run_id, task_id=task_id, state=state, user=user
+        )
+    return recorded
+
+
+async def request_user(scope: dict[str, Any]) -> str | None:
+    """The Airflow user of a request (bearer token, else the UI's ``_token`` cookie), or None."""
+    from http.cookies import SimpleCookie
+
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+    token = None
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        token = auth[7:].strip()
+    elif "cookie" in headers:
+        morsel = SimpleCookie(headers["cookie"]).get(COOKIE_NAME_JWT_TOKEN)
+        token = morsel.value if morsel else None
+    if not token:
+        return None
+    try:
+        return (await get_auth_manager().get_user_from_token(token)).get_name()
+    except Exception:  # an invalid token: Airflow refused the request already
+        return None
+
+
 def _model_id_from_conf(dag_id: str, run_id: str) -> str | None:
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
@@ -68,9 +145,13 @@ class HITLAnswerCapture:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        match = None
+        match = state = None
         if scope.get("type") == "http" and scope.get("method") == "PATCH":
             match = HITL_PATCH.match(scope.get("path", ""))
+            state = None if match else STATE_PATCH.match(scope.get("path", ""))
+        if state is not None:
+            await self._capture_state(state, scope, receive, send)
+            return
         if match is None:
             await self.app(scope, receive, send)
             return
@@ -100,3 +181,34 @@ class HITLAnswerCapture:
             )
         except Exception:
             log.exception("could not record the HITL answer to %s", scope.get("path"))
+
+    async def _capture_state(self, match: re.Match[str], scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body: list[bytes] = []
+        status: dict[str, int] = {}
+
+        async def read() -> dict[str, Any]:
+            message = await receive()
+            if message["type"] == "http.request":
+                body.append(message.get("body", b""))
+            return message
+
+        async def watch(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = int(message["status"])
+            await send(message)
+
+        await self.app(scope, read, watch)
+        if status.get("code") != 200:
+            return
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            changes = state_changes(json.loads(b"".join(body) or b"{}"), match["task_id"])
+            if not any(s in HAND_STATES for _, s in changes):
+                return
+            user = await request_user(scope) or "unknown Airflow user"
+            await run_in_threadpool(
+                record_state_patch, dag_id=match["dag_id"], run_id=match["run_id"], changes=changes, user=user
+            )
+        except Exception:
+            log.exception("could not record the state change of %s", scope.get("path"))

@@ -35,6 +35,9 @@ def _doc(tier: str, wf: WorkflowDefinition) -> str:
         "A failed check, a negative answer or a timeout skips the remaining steps;",
         "`record_decision` always runs and sets APPROVED (with who approved) or DEVELOPMENT",
         "(with the failed step and reasons). Every result and answer is in the audit trail.",
+        "A model that declares an EU AI Act Art. 5 prohibited practice is rejected at every tier.",
+        "A review task marked success / failed / skipped by hand is not an answer: the model goes",
+        "back to DEVELOPMENT with that reason, and the audit trail names who changed the task.",
     ]
     return "\n".join(lines)
 
@@ -101,14 +104,7 @@ def _step_tasks(name: str, step: Any, tier: str) -> list[Any]:
 
         tasks.append(compliance())
     positive, negative = OPTIONS[step.kind]
-    count = step.approvals if step.kind == StepKind.APPROVAL else 1
-    for i in range(1, count + 1):
-        if step.kind == StepKind.APPROVAL:
-            task_id = f"{name}_{i}"
-        elif step.kind == StepKind.COMPLIANCE:
-            task_id = f"{name}_confirm"
-        else:
-            task_id = name
+    for task_id in step.review_task_ids(name):
         tasks.append(
             GovernanceReviewOperator(
                 task_id=task_id,

@@ -182,3 +182,69 @@ def test_tier_mismatch_is_refused(dags, api, gov):
     model = gov.get(model_id)
     assert model.status == ModelStatus.REVIEW_PENDING
     assert model.approved_by is None
+
+
+@pytest.mark.parametrize("tier", ["low", "medium", "high", "critical"])
+def test_a_prohibited_practice_is_rejected_at_every_tier(dags, api, gov, tier):
+    """EU AI Act Art. 5: a declared prohibited practice ends every tier's workflow in a
+    rejection naming Art. 5 and the practice, before any reviewer is asked."""
+    from governance.approval import EU_AI_ACT_STEP
+    from governance.cards import ProhibitedPractice
+    from governance.risk import ERR_PROHIBITED_PRACTICE
+
+    card = load_card(CARDS / TIER_CARDS[tier]).model_copy(
+        update={"version": "9.9.7", "prohibited_practices": [ProhibitedPractice.SOCIAL_SCORING]}
+    )
+    model = gov.register(card, owner="owner").model
+    assert model.risk_level.lower() == tier  # the tier comes from the score, as before
+    gov.transition(model.id, ModelStatus.REVIEW_PENDING, actor="owner")
+    _run(dags, api, tier, model.id, {})
+    model = gov.get(model.id)
+    why = ERR_PROHIBITED_PRACTICE.format(practices="social_scoring")
+    assert model.status == ModelStatus.DEVELOPMENT and model.approved_by is None
+    assert model.status_reason == f"{EU_AI_ACT_STEP}: {why}"
+    assert "Art. 5" in model.status_reason and "social_scoring" in model.status_reason
+    assert gov.list_decisions(model.id) == []  # nobody was asked to review it
+    last = gov.audit.query(model_id=model.id, event_type="model.status_changed", order="desc", limit=1).events[0]
+    assert (last.details["to"], last.details["failed_step"], last.details["reasons"]) == (
+        "DEVELOPMENT",
+        EU_AI_ACT_STEP,
+        [why],
+    )
+    result = next(e for e in gov.list_evidence(model.id) if e["step"] == "automated_checks" and e["kind"] == "result")
+    assert result["passed"] is False and result["details"]["reasons"][0] == why
+
+
+def test_an_annex_iii_employment_model_goes_through_the_high_workflow(dags, api, gov):
+    """The seed's internal, non-autonomous employment model scores 0 (LOW before); the EU AI
+    Act floor makes it HIGH, so the compliance check and a human stand between it and APPROVED."""
+    from governance.cards import Domain
+
+    card = load_card(CARDS / TIER_CARDS["high"]).model_copy(
+        update={
+            "name": "cv-screener",
+            "version": "1.0.0",
+            "domain": Domain.EMPLOYMENT,
+            "user_facing": False,
+            "autonomous": False,
+            "processes_pii": False,
+        }
+    )
+    model = gov.register(card, owner="owner").model
+    assert (model.risk_score, model.risk_level, model.eu_ai_act_category) == (0, "HIGH", "high-risk")
+    assert any("Annex III(4)" in r and "at least HIGH" in r for r in model.risk_reasons)
+    gov.transition(model.id, ModelStatus.REVIEW_PENDING, actor="owner")
+    _run(
+        dags,
+        api,
+        "high",
+        model.id,
+        {
+            "security_review": ("security", "Pass", ""),
+            "compliance_check_confirm": ("compliance", "Confirm", "checked"),
+        },
+    )
+    model = gov.get(model.id)
+    assert "compliance_check" in {e["step"] for e in gov.list_evidence(model.id)}
+    assert model.status == ModelStatus.APPROVED, model.status_reason
+    assert model.approved_by == ["security", "compliance"]
