@@ -196,7 +196,7 @@ def main() -> int:
     db_url = args.db_url
     pids = list(args.pid or [])
     if args.url is None:
-        from governance.embedded import EmbeddedAirflow
+        from governance.embedded.launcher import EmbeddedAirflow
 
         tmp = Path(tempfile.mkdtemp(prefix="api-latency-"))
         af = EmbeddedAirflow.throwaway(tmp)

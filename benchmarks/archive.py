@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from governance.archive import PART_SIZE, AuditArchive  # noqa: E402
+from governance.embedded.s3server import LocalS3Server  # noqa: E402
 from governance.s3 import ensure_bucket, make_client, settings_for  # noqa: E402
-from governance.s3server import LocalS3Server  # noqa: E402
 from governance.store import make_engine, migrate  # noqa: E402
 from tests.support.audit_history import seed_history  # noqa: E402
 

@@ -53,13 +53,13 @@ def audit_archive() -> None:
     ) -> dict[str, Any]:
         # A manual run has no data interval in Airflow 3 (no logical date): the context then
         # has no such keys, and the run archives up to the start of the current UTC day.
-        from governance.archive_tasks import archive_interval
+        from governance.tasks.audit_archive import archive_interval
 
         return archive_interval(data_interval_start=data_interval_start, data_interval_end=data_interval_end)
 
     @task
     def validate(summary: dict[str, Any]) -> dict[str, Any]:
-        from governance.archive_tasks import validate_interval
+        from governance.tasks.audit_archive import validate_interval
 
         return validate_interval(summary)
 

@@ -184,7 +184,7 @@ def run_compliance_step(*, model_id: str, run_id: str, tier: str, step: str = "c
     done = _existing_result(store, model_id, run_id, step)
     if done is not None:
         return done
-    from governance.checks.compliance import evaluate_compliance
+    from governance.compliance.report import evaluate_compliance
 
     wf = load_workflows()
     report = evaluate_compliance(
@@ -257,7 +257,7 @@ def _review_body(store: GovernanceStore, model: Any, *, run_id: str, step: str, 
     elif kind == StepKind.COMPLIANCE:
         for ev in store.list_evidence(model.id):
             if ev["run_id"] == run_id and ev["step"] == step and ev["kind"] == "compliance_report":
-                from governance.checks.compliance import ComplianceReport
+                from governance.compliance.report import ComplianceReport
 
                 lines.append(_compliance_markdown(ComplianceReport, ev["details"]))
     else:

@@ -9,7 +9,7 @@ in one place, the same way for every caller: the environment
 ``governance_s3`` when it exists, and with nothing configured the embedded default's local
 server found in ``GOVERNANCE_DATA_DIR``. :func:`make_client` (boto3) and
 :func:`pyarrow_filesystem` (pyarrow) turn the settings into a client; no other module reads
-the S3 environment or builds a client of its own (the local server, :mod:`governance.s3server`,
+the S3 environment or builds a client of its own (the local server, :mod:`governance.embedded.s3server`,
 reads the environment only for its own start-up: credentials and bucket to create).
 
 Every botocore failure that reaches a caller is translated into an :class:`S3AccessError`
@@ -18,11 +18,13 @@ naming the endpoint and the bucket (wrong credentials, missing bucket, server un
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from governance import config
@@ -130,6 +132,27 @@ def resolve_settings(*, airflow_conn_id: str | None = AIRFLOW_CONN_ID) -> S3Sett
     )
 
 
+DEFAULT_HOST = "127.0.0.1"
+STATE_DIR_NAME = ".governance-s3"
+PORTS_FILE = "ports.json"
+CREDENTIALS_FILE = "credentials.json"
+"""A local S3 server (the embedded default's, ``governance.embedded.s3server``) describes itself
+in ``<data dir>/s3/.governance-s3/``: its ports and its credentials, as JSON."""
+
+
+def local_endpoint(data_dir: Path) -> tuple[str, str, str] | None:
+    """(endpoint URL, access key, secret) of the local S3 server that keeps its state in
+    ``data_dir``, or None when none ever ran there. Reads only the descriptor files; the server
+    may be down."""
+    state = Path(data_dir) / "s3" / STATE_DIR_NAME
+    try:
+        ports = json.loads((state / PORTS_FILE).read_text(encoding="utf-8"))
+        creds = json.loads((state / CREDENTIALS_FILE).read_text(encoding="utf-8"))
+        return f"http://{DEFAULT_HOST}:{int(ports['s3'])}", str(creds["access_key"]), str(creds["secret_key"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _embedded_fallback(settings: S3Settings) -> S3Settings:
     """No connection, no endpoint and no credentials configured: the local S3 server
     ``make run`` keeps in ``GOVERNANCE_DATA_DIR``, if it has ever run there. So
@@ -137,9 +160,7 @@ def _embedded_fallback(settings: S3Settings) -> S3Settings:
     archive with no configuration, as the DAG does; anything configured wins."""
     if settings.endpoint_url or settings.access_key_id or settings.secret_access_key:
         return settings
-    from governance.s3server import embedded_endpoint
-
-    found = embedded_endpoint(config.data_dir())
+    found = local_endpoint(config.data_dir())
     if found is None:
         return settings
     endpoint, key, secret = found

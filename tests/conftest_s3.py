@@ -23,7 +23,7 @@ TEST_LOCK_DAYS = 1
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from governance.s3server import LocalS3Error, LocalS3Server
+    from governance.embedded.s3server import LocalS3Error, LocalS3Server
 
     root: Path = tmp_path_factory.mktemp("seaweedfs")
     try:

@@ -93,7 +93,7 @@ def test_compliance_blockers_are_the_step_reasons(gov) -> None:
     the decision."""
     from sqlalchemy import update
 
-    from governance.checks.compliance import ERR_UNDEFINED_REQUIREMENT
+    from governance.compliance.report import ERR_UNDEFINED_REQUIREMENT
     from governance.store.tables import model_versions
 
     model_id = _pending(gov, "high_credit_scorer.yaml")
@@ -119,7 +119,7 @@ def test_compliance_blockers_are_the_step_reasons(gov) -> None:
 
 def test_compliance_reasons_are_the_reports_own(gov) -> None:
     """One derivation: the step's reasons equal ``ComplianceReport.reasons`` of the report on record."""
-    from governance.checks.compliance import ComplianceReport
+    from governance.compliance.report import ComplianceReport
 
     model_id = _pending(gov, "high_credit_scorer.yaml", prohibited_practices=[ProhibitedPractice.SOCIAL_SCORING])
     _passed(gov, model_id, "automated_checks")

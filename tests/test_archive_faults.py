@@ -15,8 +15,9 @@ from botocore.exceptions import ClientError
 from sqlalchemy import func, select
 
 from governance.archive import day_prefix, digest_key
+from governance.archive.purge import ERR_NOT_ARCHIVED, PurgeRefusedError, purge_archived
 from governance.archive.validate import KIND_EXTRA, MSG_ORPHAN
-from governance.retention import ERR_NOT_ARCHIVED, PurgeRefusedError, purge_archived
+from governance.embedded.s3server import LocalS3Server
 from governance.s3 import (
     ERR_CREDENTIALS,
     ERR_NO_BUCKET,
@@ -28,7 +29,6 @@ from governance.s3 import (
     make_client,
     settings_for,
 )
-from governance.s3server import LocalS3Server
 from governance.store.tables import audit_events
 from tests.conftest_s3 import ACCESS_KEY, SECRET_KEY, make_archive, settings_for_server, unique_bucket
 from tests.support.audit_history import seed_history
@@ -156,7 +156,7 @@ def test_missing_bucket_is_named(archive_store, s3_server):
 
 
 def test_unreachable_endpoint_is_named(archive_store):
-    from governance.s3server import free_port
+    from governance.embedded.s3server import free_port
 
     endpoint = f"http://127.0.0.1:{free_port()}"
     settings = settings_for(endpoint_url=endpoint, bucket="governance", access_key_id="k", secret_access_key="s")

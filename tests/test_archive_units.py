@@ -21,7 +21,7 @@ from governance.archive import (
     parse_part_key,
     part_key,
 )
-from governance.archive_tasks import interval_days
+from governance.embedded.s3server import allocate_ports
 from governance.errors import GovernanceError
 from governance.s3 import (
     ERR_CREDENTIALS,
@@ -33,7 +33,7 @@ from governance.s3 import (
     resolve_settings,
     translate,
 )
-from governance.s3server import allocate_ports
+from governance.tasks.audit_archive import interval_days
 
 DAY = date(2026, 11, 20)
 

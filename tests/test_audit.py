@@ -38,7 +38,7 @@ from governance.audit import (
     canonical_details,
     compute_hash,
 )
-from governance.cli import main as cli_main
+from governance.cli.app import main as cli_main
 from governance.errors import AuditChainError, GovernanceError
 from tests.support.fragments import assert_mentions
 from tests.support.workers import append_events

@@ -487,8 +487,8 @@ def test_unreadable_file_is_refused(tmp_path: Path) -> None:
 def test_importing_the_package_stays_light() -> None:
     """DAG files may import governance.bias at parse time: nothing heavy may come along."""
     code = (
-        "import sys, governance.bias, governance.reports, governance.cli_bias, "
-        "governance.demo_predictions; "
+        "import sys, governance.bias, governance.reports, governance.cli.bias, "
+        "governance.embedded.demo_predictions; "
         "print(sorted(m for m in ('pandas', 'fairlearn', 'pyarrow', 'numpy', 'matplotlib', "
         "'sklearn') if m in sys.modules))"
     )

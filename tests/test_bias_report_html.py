@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from governance.bias import FOUR_FIFTHS_NOTE, audit
-from governance.demo_predictions import write_demo_predictions
+from governance.embedded.demo_predictions import write_demo_predictions
 from governance.reports import (
     ERR_BAD_CONTENT_TYPE,
     ERR_BAD_KEY,

@@ -11,8 +11,8 @@ import pytest
 
 from governance import nightly
 from governance.cards import load_card
-from governance.demo_predictions import write_predictions_atomic
-from governance.demo_registry import DEMO_ACTOR, DEMO_DEPLOYED, DEMO_REASON, demo_version, seed_demo_registry
+from governance.embedded.demo_predictions import write_predictions_atomic
+from governance.embedded.demo_registry import DEMO_ACTOR, DEMO_DEPLOYED, DEMO_REASON, demo_version, seed_demo_registry
 from governance.errors import GovernanceError
 from governance.lifecycle import ModelStatus
 from governance.reports import LocalReportStore

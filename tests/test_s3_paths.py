@@ -79,7 +79,7 @@ def upload_inputs(settings: S3Settings, bucket: str, tmp: Path) -> Uploaded:
     """The demo evaluation CSV, the demo artifact and a demo predictions Parquet file in ``bucket``."""
     import hashlib
 
-    from governance.demo_predictions import demo_predictions_bytes
+    from governance.embedded.demo_predictions import demo_predictions_bytes
 
     client = make_client(settings)
     ensure_bucket(client, bucket=bucket, endpoint=settings.endpoint_url or "")
@@ -150,7 +150,7 @@ def assert_reads_predictions(uploaded: Uploaded) -> None:
 @pytest.fixture(scope="module")
 def embedded_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Any]]:
     """A data folder laid out by the embedded default (``make run``), its SeaweedFS running."""
-    from governance.s3server import LocalS3Error, LocalS3Server, free_port
+    from governance.embedded.s3server import LocalS3Error, LocalS3Server, free_port
 
     data_dir = tmp_path_factory.mktemp("governance-data")
     with pytest.MonkeyPatch.context() as mp:
@@ -192,7 +192,7 @@ def test_embedded_default_reads_s3_predictions(embedded_only: tuple[Any, Uploade
 
 
 def test_embedded_default_is_what_the_checks_report(embedded_only: tuple[Any, Uploaded]) -> None:
-    from governance.checks import compliance_checks as cc
+    from governance.compliance import evaluators as cc
 
     server = embedded_only[0]
     outcome = cc.encryption_at_rest(_ctx())  # type: ignore[arg-type]
@@ -250,8 +250,8 @@ def test_airflow_connection_reads_s3_predictions(connection_only: S3Settings, tm
 
 @pytest.mark.parametrize("connection_only", ["json"], indirect=True)
 def test_airflow_connection_is_what_the_checks_report(connection_only: S3Settings) -> None:
-    from governance.checks import compliance_checks as cc
     from governance.checks import security as sec
+    from governance.compliance import evaluators as cc
     from tests.checks.conftest import make_card
 
     outcome = cc.encryption_at_rest(_ctx())  # type: ignore[arg-type]

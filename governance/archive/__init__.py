@@ -6,8 +6,8 @@
 - :mod:`~governance.archive.core`: :class:`AuditArchive`, archiving days in order;
 - :mod:`~governance.archive.validate`: recomputing the archive from S3.
 
-Purging archived events from the database is :mod:`governance.retention`; what the
-``audit_archive`` DAG calls is :mod:`governance.archive_tasks`.
+Purging archived events from the database is :mod:`governance.archive.purge`; what the
+``audit_archive`` DAG calls is :mod:`governance.tasks.audit_archive`.
 """
 
 from governance.archive.bucket import ERR_BAD_DIGEST, ERR_OBJECT_CONFLICT, ArchiveBucket

@@ -21,14 +21,14 @@ if TYPE_CHECKING:
         run_automated_checks,
     )
     from governance.checks.base import CheckResult, SourceError
-    from governance.checks.compliance import (
+    from governance.checks.security import Finding, SecurityFindings, Severity, security_findings
+    from governance.compliance.report import (
         ComplianceCheck,
         ComplianceReport,
         RequirementResult,
         evaluate_compliance,
         load_requirements,
     )
-    from governance.checks.security import Finding, SecurityFindings, Severity, security_findings
 
 _EXPORTS: dict[str, str] = {
     "CHECK_CARD_COMPLETENESS": "governance.checks.automated",
@@ -38,11 +38,11 @@ _EXPORTS: dict[str, str] = {
     "run_automated_checks": "governance.checks.automated",
     "CheckResult": "governance.checks.base",
     "SourceError": "governance.checks.base",
-    "ComplianceCheck": "governance.checks.compliance",
-    "ComplianceReport": "governance.checks.compliance",
-    "RequirementResult": "governance.checks.compliance",
-    "evaluate_compliance": "governance.checks.compliance",
-    "load_requirements": "governance.checks.compliance",
+    "ComplianceCheck": "governance.compliance.report",
+    "ComplianceReport": "governance.compliance.report",
+    "RequirementResult": "governance.compliance.report",
+    "evaluate_compliance": "governance.compliance.report",
+    "load_requirements": "governance.compliance.report",
     "Finding": "governance.checks.security",
     "SecurityFindings": "governance.checks.security",
     "Severity": "governance.checks.security",

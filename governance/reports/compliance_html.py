@@ -2,7 +2,7 @@
 
 :func:`nightly_compliance_report` is the one call the nightly task makes: it evaluates the
 compliance of every model (by default the DEPLOYED ones) with
-:func:`governance.checks.compliance.evaluate_compliance`, verifying the audit chain once for all of
+:func:`governance.compliance.report.evaluate_compliance`, verifying the audit chain once for all of
 them, compares the result with yesterday's JSON (when given), and returns ``(snapshot, html)``.
 
 The HTML needs no network and no other file: inline CSS, no scripts. It opens with the verdict
@@ -106,7 +106,7 @@ def build_compliance_snapshot(
     ``workflow_steps`` maps a risk tier (low…critical) to its approval steps; by default it comes from
     the workflow definition. ``previous`` is yesterday's snapshot, for the trend.
     """
-    from governance.checks.compliance import evaluate_compliance, load_requirements
+    from governance.compliance.report import evaluate_compliance, load_requirements
 
     models = list(models) if models is not None else store.list_models(status=ModelStatus.DEPLOYED)
     tiers, tiers_problem = _tier_steps(workflow_steps)

@@ -36,7 +36,7 @@ def _load(dag_id: str):
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A governance DB with the demo registry seeded, a private include folder and data folder."""
-    from governance.demo_registry import seed_demo_registry
+    from governance.embedded.demo_registry import seed_demo_registry
     from governance.store import GovernanceStore, migrate
 
     include = tmp_path / "include"

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from governance import nightly
-from governance.demo_registry import seed_demo_registry
+from governance.embedded.demo_registry import seed_demo_registry
 from governance.reports.store import ReportStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]

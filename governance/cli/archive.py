@@ -88,7 +88,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from governance.retention import purge_archived
+    from governance.archive.purge import purge_archived
 
     with _opened_archive() as archive:
         result = purge_archived(archive, older_than_days=args.older_than_days, actor=args.actor, dry_run=args.dry_run)

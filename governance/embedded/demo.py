@@ -1,7 +1,7 @@
 """Demo data for the embedded default: evaluation sets and model artifacts for the demo cards.
 
 Everything is deterministic, so the SHA-256 digests in ``include/model_cards/*.yaml`` stay
-valid: ``python -m governance.demo --check`` verifies them, ``--write`` regenerates files.
+valid: ``python -m governance.embedded.demo --check`` verifies them, ``--write`` regenerates files.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def write_demo_files(include: Path | None = None) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m governance.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m governance.embedded.demo", description=__doc__)
     parser.add_argument("--write", action="store_true", help="(re)write demo files under include/")
     parser.add_argument("--digests", action="store_true", help="print each demo artifact's SHA-256")
     args = parser.parse_args(argv)

@@ -84,7 +84,7 @@ def seed_demo_registry(
     written for a deployed model, else ``None``).
     """
     from governance.cards import load_card, validate_card
-    from governance.demo_predictions import DEMO_DISPARITY, demo_predictions_path, write_predictions_atomic
+    from governance.embedded.demo_predictions import DEMO_DISPARITY, demo_predictions_path, write_predictions_atomic
 
     to_deploy = set(deploy)
     seeded = []

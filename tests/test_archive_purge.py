@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from governance.archive import digest_key, part_key
-from governance.retention import (
+from governance.archive.purge import (
     ERR_BAD_DAYS,
     ERR_NOT_ARCHIVED,
     EVENT_PURGED,

@@ -2,7 +2,7 @@
 
 Requirements (GDPR, SOC2, HIPAA, EU_AI_ACT) and their checks are defined in
 ``include/compliance/requirements.yaml``; each check names an evaluator
-(:data:`governance.checks.compliance_checks.EVALUATORS`) and what evidence it looks at.
+(:data:`governance.compliance.evaluators.EVALUATORS`) and what evidence it looks at.
 
 Scope rules:
 
@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from governance import config
 from governance.audit import VerifyResult, format_ts, utc_now
 from governance.checks.base import jsonable
-from governance.checks.compliance_checks import ERR_PROHIBITED, EVALUATORS, EvidenceContext
+from governance.compliance.evaluators import ERR_PROHIBITED, EVALUATORS, EvidenceContext
 from governance.errors import GovernanceError
 from governance.risk import EUAIActCategory
 from governance.store.repository import GovernanceStore, ModelRecord
@@ -376,7 +376,7 @@ def evaluate_compliance(
     ``workflow_steps`` are the steps of the model's approval workflow. ``reviewers`` maps each human
     step to the people who may answer it; by default it comes from the workflow definition and the
     reviewer groups (``governance.workflows``), with the owner removed. ``evidence_encrypted_at_rest``
-    is the platform's declaration (see :mod:`governance.checks.compliance_checks` for the rule when it
+    is the platform's declaration (see :mod:`governance.compliance.evaluators` for the rule when it
     is None). ``chain`` lets a caller evaluating many models verify the audit chain once.
     """
     definition = requirements or load_requirements(include_dir=include_dir)

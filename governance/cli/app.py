@@ -276,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions() -> list[Callable[[Any, Any], None]]:
     """Commands contributed by other rooms (bias audits, archive, Airflow client)."""
     found: list[Callable[[Any, Any], None]] = []
-    for module_name in ("governance.cli_bias", "governance.cli_archive", "governance.cli_airflow"):
+    for module_name in ("governance.cli.bias", "governance.cli.archive", "governance.cli.airflow"):
         try:
             module = __import__(module_name, fromlist=["add_commands"])
         except ModuleNotFoundError as exc:

@@ -1,4 +1,4 @@
-"""The local S3 server: `python -m governance.s3server` (what `make run` starts) and the
+"""The local S3 server: `python -m governance.embedded.s3server` (what `make run` starts) and the
 embedded-default helper."""
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from governance.s3 import make_client, object_lock_enabled, settings_for
-from governance.s3server import (
+from governance.embedded.s3server import (
     CREDENTIALS_FILE,
     ERR_NO_CREDENTIALS,
     ERR_PORT_BUSY,
@@ -23,6 +22,7 @@ from governance.s3server import (
     free_port,
     port_in_use,
 )
+from governance.s3 import make_client, object_lock_enabled, settings_for
 from tests.conftest_s3 import ACCESS_KEY, SECRET_KEY
 
 pytestmark = pytest.mark.s3
@@ -33,7 +33,7 @@ READY_PREFIX = "S3 (SeaweedFS) ready at "
 def test_module_runs_in_the_foreground_and_stops_on_sigterm(tmp_path: Path):
     port = free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
-    cmd = [sys.executable, "-m", "governance.s3server", "--dir", str(tmp_path / "s3"), "--port", str(port)]
+    cmd = [sys.executable, "-m", "governance.embedded.s3server", "--dir", str(tmp_path / "s3"), "--port", str(port)]
     proc = subprocess.Popen(
         [*cmd, "--bucket", "governance"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -68,7 +68,7 @@ def test_module_runs_in_the_foreground_and_stops_on_sigterm(tmp_path: Path):
 def test_module_refuses_to_start_without_credentials(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     out = subprocess.run(
-        [sys.executable, "-m", "governance.s3server", "--dir", str(tmp_path)],
+        [sys.executable, "-m", "governance.embedded.s3server", "--dir", str(tmp_path)],
         env=env,
         capture_output=True,
         text=True,
@@ -100,13 +100,12 @@ def test_embedded_default_keeps_its_credentials_and_ports(tmp_path: Path, monkey
 
 
 def test_command_line_finds_the_embedded_server_when_nothing_is_configured(tmp_path: Path, monkeypatch):
-    from governance.s3 import resolve_settings
-    from governance.s3server import embedded_endpoint
+    from governance.s3 import local_endpoint, resolve_settings
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "GOVERNANCE_S3_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GOVERNANCE_DATA_DIR", str(tmp_path))
-    assert embedded_endpoint(tmp_path) is None
+    assert local_endpoint(tmp_path) is None
     assert resolve_settings().endpoint_url is None  # never ran here: AWS defaults stay
 
     server = LocalS3Server.for_embedded_default(data_dir=tmp_path, s3_port=free_port())

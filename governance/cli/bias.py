@@ -1,6 +1,6 @@
 """``governance bias audit``: audit a predictions table, write JSON and HTML reports.
 
-The main ``governance`` command calls :func:`add_commands`; ``python -m governance.cli_bias``
+The main ``governance`` command calls :func:`add_commands`; ``python -m governance.cli.bias``
 runs the same commands on their own.
 """
 
@@ -215,7 +215,7 @@ def cmd_bias_audit(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m governance.cli_bias")
+    parser = argparse.ArgumentParser(prog="python -m governance.cli.bias")
     add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 
-from governance.checks import compliance as comp
-from governance.checks import compliance_checks as cc
+from governance.compliance import evaluators as cc
+from governance.compliance import report as comp
 from governance.errors import GovernanceError
 from governance.store import GovernanceStore, ModelRecord
 from governance.store.tables import evidence, model_versions

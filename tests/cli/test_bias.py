@@ -13,7 +13,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from governance import cli_bias
 from governance.bias import (
     ERR_BINARY_MISSING,
     ERR_MISSING_COLUMN,
@@ -21,7 +20,8 @@ from governance.bias import (
     audit,
 )
 from governance.cards import load_card
-from governance.demo_predictions import (
+from governance.cli import bias as cli_bias
+from governance.embedded.demo_predictions import (
     AGE_BANDS,
     DEMO_DISPARITY,
     PREDICTIONS_FILE,
@@ -31,7 +31,7 @@ from governance.demo_predictions import (
     write_predictions_atomic,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 GROUP_KEYS = {"count", "selection_rate", "tpr", "fpr", "fnr", "precision", "accuracy"}
 ATTRIBUTE_KEYS = {

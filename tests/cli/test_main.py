@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from governance.cli import ERR_NOT_INITIALISED, EXIT_FAIL, EXIT_OK, EXIT_USAGE, main
+from governance.cli.app import ERR_NOT_INITIALISED, EXIT_FAIL, EXIT_OK, EXIT_USAGE, main
 from governance.lifecycle import ERR_ILLEGAL_TRANSITION
 from governance.store.repository import ERR_ALREADY_REGISTERED, ERR_NOT_FOUND
 from tests.support.fragments import assert_mentions
 
-CARDS = Path(__file__).resolve().parent.parent / "include" / "model_cards"
+CARDS = Path(__file__).resolve().parents[2] / "include" / "model_cards"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ S3 requests must be signed with the configured access key (an ``Admin`` identity
 ``-s3.config``): unsigned requests and wrong keys are refused. Buckets are not created on
 upload (``-s3.autoCreateBucket=false``), so a missing bucket is an error, as on AWS.
 
-``python -m governance.s3server --dir DIR --port 8333 [--bucket NAME]`` runs it in the
+``python -m governance.embedded.s3server --dir DIR --port 8333 [--bucket NAME]`` runs it in the
 foreground (what ``make run`` uses) and stops cleanly on SIGTERM / SIGINT.
 """
 
@@ -38,12 +38,9 @@ from typing import IO, Any
 
 from governance import config
 from governance.errors import GovernanceError
+from governance.s3 import CREDENTIALS_FILE, DEFAULT_HOST, PORTS_FILE, STATE_DIR_NAME
 
-DEFAULT_HOST = "127.0.0.1"
 DEFAULT_S3_PORT = 8333
-STATE_DIR_NAME = ".governance-s3"
-PORTS_FILE = "ports.json"
-CREDENTIALS_FILE = "credentials.json"
 IDENTITIES_FILE = "identities.json"
 LOG_FILE = "weed.log"
 IDENTITY_NAME = "governance"
@@ -424,18 +421,6 @@ def _answers(client: Any) -> bool:
     return True
 
 
-def embedded_endpoint(data_dir: Path) -> tuple[str, str, str] | None:
-    """(endpoint URL, access key, secret) of the server ``make run`` keeps in ``data_dir``,
-    or None when it has never run there. Reads only the state files; the server may be down."""
-    state = Path(data_dir) / "s3" / STATE_DIR_NAME
-    try:
-        ports = json.loads((state / PORTS_FILE).read_text(encoding="utf-8"))
-        creds = json.loads((state / CREDENTIALS_FILE).read_text(encoding="utf-8"))
-        return f"http://{DEFAULT_HOST}:{int(ports['s3'])}", str(creds["access_key"]), str(creds["secret_key"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 def _persistent_credentials(path: Path) -> tuple[str, str]:
     if path.is_file():
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -452,7 +437,7 @@ def _persistent_credentials(path: Path) -> tuple[str, str]:
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     settings = config.s3_settings()
     parser = argparse.ArgumentParser(
-        prog="python -m governance.s3server",
+        prog="python -m governance.embedded.s3server",
         description="Run a local S3 server (SeaweedFS) in the foreground until SIGTERM/SIGINT. "
         "Credentials default to AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.",
     )

@@ -99,7 +99,7 @@ def _jwt_secret(home: Path) -> str:
     return path.read_text().strip()
 
 
-LOCAL_SETTINGS = '''"""Written by governance.embedded (do not edit): preload what the approval tasks import.
+LOCAL_SETTINGS = '''"""Written by governance.embedded.launcher (do not edit): preload what the approval tasks import.
 
 LocalExecutor workers are forked from the scheduler and fork each task process in turn (Linux),
 so modules imported here once are already loaded in every task: the automated checks no longer
@@ -219,7 +219,7 @@ class EmbeddedAirflow:
 
         with sqlite3.connect(self.home / "airflow.db") as db:
             db.execute("PRAGMA journal_mode=WAL")
-        subprocess.run([sys.executable, "-m", "governance.cli", "init"], env=env, check=True)
+        subprocess.run([sys.executable, "-m", "governance.cli.app", "init"], env=env, check=True)
         if config.archive_start_declared() is None and "GOVERNANCE_ARCHIVE_START" not in self.extra_env:
             # audit_archive catches up from the first audit event, not from a fixed date
             self.extra_env["GOVERNANCE_ARCHIVE_START"] = first_audit_day(self.db_url).isoformat()
@@ -336,11 +336,11 @@ def embedded_env() -> dict[str, str]:
 
 def load_demo_data() -> list[str]:
     """Demo evaluation data and artifacts; demo prediction logs when the bias module is present."""
-    from governance.demo import write_demo_files
+    from governance.embedded.demo import write_demo_files
 
     written = [str(p) for p in write_demo_files()]
     try:
-        from governance import demo_predictions
+        from governance.embedded import demo_predictions
     except ModuleNotFoundError:
         return written
     writer = getattr(demo_predictions, "write_all_demo_predictions", None)
@@ -355,7 +355,7 @@ def _port_or_free(port: int) -> int:
 
 def _start_s3(data: Path, port: int) -> Any:
     try:
-        from governance import s3server
+        from governance.embedded import s3server
     except ModuleNotFoundError:
         return None
     server = s3server.LocalS3Server.for_embedded_default(data_dir=data, s3_port=port)  # type: ignore[attr-defined]
@@ -369,7 +369,7 @@ def run(*, port: int, parallelism: int, s3_port: int = 8333) -> int:
     print(f"governance: data folder {data}")
     for path in load_demo_data():
         print(f"  demo data {path}")
-    from governance.demo_registry import seed_demo_registry_from_config
+    from governance.embedded.demo_registry import seed_demo_registry_from_config
 
     for line in seed_demo_registry_from_config():
         print(f"  demo model {line}")

@@ -89,7 +89,7 @@ def demo_predictions_bytes(
             "age_band": categorical(age, AGE_BANDS),
             "timestamp": pa.array(timestamps, type=pa.timestamp("s", tz="UTC")),
         },
-        metadata={"governance.model_name": model_name, "governance.demo": "true"},
+        metadata={"governance.model_name": model_name, "governance.embedded.demo": "true"},
     )
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
@@ -168,7 +168,9 @@ def write_all_demo_predictions(include_dir: Path | None = None) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m governance.demo_predictions", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m governance.embedded.demo_predictions", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("path", type=Path)
     parser.add_argument("--model-name", default="credit-scorer")
     parser.add_argument("--rows", type=int, default=20000)
