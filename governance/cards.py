@@ -18,6 +18,7 @@ from typing import Annotated, Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, ValidationError, field_validator
 
+from governance._pydantic import StrictModel
 from governance.errors import CardValidationError
 
 MAX_CARD_BYTES = 256 * 1024
@@ -147,11 +148,13 @@ def _unique(values: list[Any]) -> list[Any]:
     return values
 
 
-class _Strict(BaseModel):
+class _CardModel(StrictModel):
+    """Card fields also strip surrounding whitespace and refuse NaN / infinity."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
-class Metric(_Strict):
+class Metric(_CardModel):
     """One evaluation metric: its measured value and the threshold it must reach."""
 
     value: StrictFloat = Field(json_schema_extra={"examples": [0.91]})
@@ -164,7 +167,7 @@ class Metric(_Strict):
         return self.value >= self.threshold if self.higher_is_better else self.value <= self.threshold
 
 
-class Evaluation(_Strict):
+class Evaluation(_CardModel):
     dataset_uri: Uri = Field(json_schema_extra={"examples": ["file:///data/eval/credit.csv"]})
     label_column: ShortText = Field(default="label", json_schema_extra={"examples": ["label"]})
     metrics: dict[Annotated[str, Field(min_length=1, max_length=64)], Metric] = Field(
@@ -174,7 +177,7 @@ class Evaluation(_Strict):
     _uri = field_validator("dataset_uri")(_check_uri)
 
 
-class Artifact(_Strict):
+class Artifact(_CardModel):
     uri: Uri = Field(json_schema_extra={"examples": ["s3://models/credit-scorer/1.2.0/model.pkl"]})
     sha256: str = Field(json_schema_extra={"examples": [_EXAMPLE_SHA]})
     format: ShortText | None = Field(default=None, json_schema_extra={"examples": ["pickle"]})
@@ -189,7 +192,7 @@ class Artifact(_Strict):
         return value
 
 
-class ModelCard(_Strict):
+class ModelCard(_CardModel):
     """What a model owner declares about one model version."""
 
     name: str = Field(json_schema_extra={"examples": ["credit-scorer"], "pattern": NAME_RE.pattern})

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from governance import config
+from governance._pydantic import StrictModel
 from governance.errors import GovernanceError
 
 DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -59,11 +60,7 @@ def parse_duration(value: str | int | float) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StepDefinition(_Strict):
+class StepDefinition(StrictModel):
     kind: StepKind
     title: str
     group: str | None = None
@@ -93,7 +90,7 @@ class StepDefinition(_Strict):
         return []
 
 
-class WorkflowDefinition(_Strict):
+class WorkflowDefinition(StrictModel):
     version: int = 1
     steps: dict[str, StepDefinition]
     tiers: dict[str, list[str]]
@@ -119,7 +116,7 @@ class WorkflowDefinition(_Strict):
         return [(name, self.steps[name]) for name in self.tiers[tier.lower()]]
 
 
-class ReviewerGroups(_Strict):
+class ReviewerGroups(StrictModel):
     groups: dict[str, list[str]]
 
     def members(self, group: str, *, exclude: set[str] | frozenset[str] = frozenset()) -> list[str]:
