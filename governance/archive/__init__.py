@@ -1,17 +1,20 @@
-"""The audit trail archived to S3, one closed UTC day at a time, with a digest chain.
+"""governance.archive: the audit trail archived to S3, one closed UTC day at a time, with a
+digest chain; the public names of the archive (``__all__``).
 
-- :mod:`~governance.archive.layout`: keys, the JSON line and digest formats, records;
-- :mod:`~governance.archive.bucket`: reading and never-overwriting writes (Object Lock);
-- :mod:`~governance.archive.export`: reading and checking a day from the database;
-- :mod:`~governance.archive.core`: :class:`AuditArchive`, archiving days in order;
-- :mod:`~governance.archive.validate`: recomputing the archive from S3.
+- :mod:`~governance.archive.layout`: keys and days, the JSON line and digest formats, records;
+- :mod:`~governance.archive.bucket`: the S3 bucket: reading, never-overwriting writes, Object Lock;
+- :mod:`~governance.archive.export`: reading, checking and storing a day's parts from the database;
+- :mod:`~governance.archive.archiver`: :class:`AuditArchive`, archiving days in order (parts, then
+  the day's digest) and rechecking archived ones;
+- :mod:`~governance.archive.parts` / :mod:`~governance.archive.validate`: recomputing the archive
+  from S3, one part / the whole chain;
+- :mod:`~governance.archive.pool`: the worker processes for big days;
+- :mod:`~governance.archive.purge`: the purge step, deleting archived events from the database.
 
-Purging archived events from the database is :mod:`governance.archive.purge`; what the
-``audit_archive`` DAG calls is :mod:`governance.tasks.audit_archive`.
+What the ``audit_archive`` DAG calls is :mod:`governance.tasks.audit_archive`.
 """
 
-from governance.archive.bucket import ERR_BAD_DIGEST, ERR_OBJECT_CONFLICT, ArchiveBucket
-from governance.archive.core import (
+from governance.archive.archiver import (
     ERR_DIGEST_CONFLICT,
     ERR_PART_SIZE,
     ERR_PURGED_NO_ARCHIVE,
@@ -19,6 +22,7 @@ from governance.archive.core import (
     AuditArchive,
     DayResult,
 )
+from governance.archive.bucket import ERR_BAD_DIGEST, ERR_OBJECT_CONFLICT, ArchiveBucket
 from governance.archive.export import (
     ERR_DB_CHAIN,
     PROBLEM_ALTERED,
@@ -54,7 +58,9 @@ from governance.archive.layout import (
     sha256_hex,
     utc_today,
 )
-from governance.archive.validate import Problem, ValidationReport, validate_archive
+from governance.archive.parts import Problem
+from governance.archive.purge import PurgeRefusedError, PurgeResult, purge_archived
+from governance.archive.validate import ValidationReport, validate_archive
 
 __all__ = [
     "AUDIT_PREFIX",
@@ -86,6 +92,8 @@ __all__ = [
     "DayResult",
     "PartInfo",
     "Problem",
+    "PurgeRefusedError",
+    "PurgeResult",
     "ValidationReport",
     "closed_until",
     "day_bounds",
@@ -97,6 +105,7 @@ __all__ = [
     "parse_digest_key",
     "parse_part_key",
     "part_key",
+    "purge_archived",
     "sha256_hex",
     "utc_today",
     "validate_archive",

@@ -1,5 +1,9 @@
-"""The archive's side of the bucket: listing, reading, and writing objects that are never
-overwritten (conditional PUT, SHA-256 checked by the server, Object Lock retention)."""
+"""governance.archive.bucket: the S3 bucket an audit archive lives in, as the archive uses it.
+
+:class:`ArchiveBucket` holds the client, bucket name, endpoint and Object Lock settings; it
+lists current keys, reads objects and digests, and writes objects that are never overwritten
+(conditional PUT, SHA-256 checked by the server, Object Lock retention when the bucket has
+it). Listing object *versions* is validation's (:mod:`governance.archive.validate`)."""
 
 from __future__ import annotations
 
@@ -43,16 +47,20 @@ class ArchiveBucket:
         object_lock_days: int,
         upload_workers: int = UPLOAD_WORKERS,
         progress: Progress | None = None,
+        lock_supported: bool | None = None,
     ) -> None:
+        """``lock_supported``: whether the bucket has Object Lock, when already known (None:
+        asked of the bucket on first need)."""
         self.client = client
         self.bucket = bucket
         self.endpoint = endpoint
         self.object_lock_days = object_lock_days
         self.upload_workers = max(1, upload_workers)
         self.progress = progress
-        self._lock_supported: bool | None = None
+        self._lock_supported = lock_supported
 
-    def _say(self, message: str) -> None:
+    def say(self, message: str) -> None:
+        """Report progress (to ``progress``, when given)."""
         if self.progress is not None:
             self.progress(message)
 

@@ -1,10 +1,12 @@
-"""Reading a day of the audit trail from the database, checking it, and storing its parts.
+"""governance.archive.export: reading a day of the audit trail from the database, checking it,
+and storing its parts in the bucket (:class:`DayExporter`, also what worker processes run).
 
 Every event is checked before it is archived (nothing tampered with is shipped): ids follow
 each other, each event links to the one before it and re-hashes to its stored hash, and its
 timestamp lies inside the day. Small days are read here while threads compress and upload
 earlier parts; big days are read, checked, compressed and uploaded part by part in worker
-processes, and the links between parts are checked afterwards, in order.
+processes, and the links between parts are checked afterwards, in order. The day's digest
+and the order of days are :mod:`governance.archive.archiver`'s.
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ class DayExporter(ArchiveBucket):
     settings: S3Settings | None = None
     _workers: WorkerPool | None = None
 
-    def _export_day(
+    def export_day(
         self, day: date, chain_start: ChainPoint, *, upload: bool, part_size: int | None = None
     ) -> DayExport:
         """Read, check and (when ``upload``) store the day's parts, ``part_size`` ids each.
@@ -277,7 +279,7 @@ class DayExporter(ArchiveBucket):
                 same = False
             if not same:
                 raise ArchiveConflictError(ERR_OBJECT_CONFLICT.format(key=key, bucket=self.bucket))
-            self._say(f"  {key}: already stored with the same events, kept")
+            self.say(f"  {key}: already stored with the same events, kept")
             body = existing
         return PartInfo(
             key=key,
@@ -326,9 +328,9 @@ def _export_range_job(spec: _WorkerSpec, day: date, index: int, lo: int, hi: int
             bucket=spec.settings.bucket,
             endpoint=endpoint_name(spec.settings),
             object_lock_days=spec.settings.object_lock_days,
+            lock_supported=spec.lock_supported,
         )
         archive.engine = make_engine(spec.db_url)
         archive.part_size = spec.part_size
-        archive._lock_supported = spec.lock_supported
         _WORKER_ARCHIVES[spec] = archive
     return archive._export_range(day, index, lo, hi, upload=upload)

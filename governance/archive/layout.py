@@ -1,4 +1,4 @@
-"""The archive's layout in the bucket, its line and digest formats, and its records.
+"""governance.archive.layout: the archive's keys and days, its line and digest formats, its records.
 
 Layout::
 
@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from json.encoder import encode_basestring as _q
 from typing import Any
 
+from governance._util import as_utc
 from governance.audit import GENESIS_HASH, TS_FORMAT, format_ts, parse_time
 from governance.errors import GovernanceError
 
@@ -115,8 +116,7 @@ def closed_until(until: datetime | date | str | None, *, today: date | None = No
     if isinstance(until, str):
         until = datetime.strptime(parse_time(until, name="until"), TS_FORMAT).replace(tzinfo=UTC)
     if isinstance(until, datetime):
-        aware = until if until.tzinfo else until.replace(tzinfo=UTC)
-        until = aware.astimezone(UTC).date()  # floor: a day is closed when its end <= until
+        until = as_utc(until).date()  # floor: a day is closed when its end <= until
     return min(until, today)
 
 

@@ -1,4 +1,5 @@
-"""Retention: purge old audit events from the database once their days are archived and valid.
+"""governance.archive.purge: the archive's purge step, deleting old audit events from the
+database once their days are archived and the archive validates (:func:`purge_archived`).
 
 Events older than N days may leave the database only when every day they belong to has a
 digest in S3 and the archive of those days validates right now, against S3 *and* against the
@@ -12,10 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from governance.archive import AuditArchive, ChainPoint, digest_key, sha256_hex, utc_today
+from governance.archive.layout import ChainPoint, digest_key, sha256_hex, utc_today
 from governance.errors import GovernanceError
+
+if TYPE_CHECKING:
+    from governance.archive.archiver import AuditArchive
 
 EVENT_PURGED = "audit.purged"
 MAX_LISTED_PROBLEMS = 20

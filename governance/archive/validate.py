@@ -1,4 +1,5 @@
-"""Validate the S3 audit archive by recomputing everything from the bucket.
+"""governance.archive.validate: validating the S3 audit archive by recomputing everything from
+the bucket (:func:`validate_archive`, which takes an :class:`~governance.archive.bucket.ArchiveBucket`).
 
 Checks, for every archived day in the range (and the link to the day before it):
 
@@ -56,7 +57,7 @@ from governance.archive.pool import WorkerPool
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from governance.archive.core import AuditArchive
+    from governance.archive.bucket import ArchiveBucket
 
 MSG_NO_DIGEST = "no digest for {day}: the digest chain has a hole here"
 MSG_OBJECT_MISSING = "named by digest {digest} but not in the bucket"
@@ -132,11 +133,11 @@ class _Key:
     latest_is_marker: bool = False
 
 
-def _list_versions(archive: AuditArchive) -> dict[str, _Key]:
+def _list_versions(bucket: ArchiveBucket) -> dict[str, _Key]:
     keys: dict[str, _Key] = defaultdict(_Key)
-    paginator = archive.client.get_paginator("list_object_versions")
-    with archive.errors("ListObjectVersions"):
-        for page in paginator.paginate(Bucket=archive.bucket, Prefix=AUDIT_PREFIX):
+    paginator = bucket.client.get_paginator("list_object_versions")
+    with bucket.errors("ListObjectVersions"):
+        for page in paginator.paginate(Bucket=bucket.bucket, Prefix=AUDIT_PREFIX):
             for v in page.get("Versions") or []:
                 keys[str(v["Key"])].versions += 1
             for m in page.get("DeleteMarkers") or []:
@@ -156,7 +157,7 @@ def _key_day(key: str) -> date | None:
 
 
 def validate_archive(
-    archive: AuditArchive,
+    bucket: ArchiveBucket,
     *,
     from_day: date | None = None,
     to_day: date | None = None,
@@ -169,9 +170,9 @@ def validate_archive(
     Days with at least ``parallel_min_events`` events are checked by ``processes`` worker
     processes (default: one per CPU, at most 4), part by part; the links between parts and
     days are checked here."""
-    archive.check()
+    bucket.check()
     report = ValidationReport()
-    listing = _list_versions(archive)
+    listing = _list_versions(bucket)
     live = {k for k, v in listing.items() if v.versions and not v.latest_is_marker}
     digest_days = sorted(d for d in (parse_digest_key(k) for k in listing) if d is not None)
     full = from_day is None and to_day is None
@@ -203,7 +204,7 @@ def validate_archive(
         if first_archived is not None:
             day = max(lo, first_archived)
             while day <= hi:
-                _check_day(archive, report, day, first_archived, digests, live, listing, checker)
+                _check_day(bucket, report, day, first_archived, digests, live, listing, checker)
                 day += timedelta(days=1)
     finally:
         checker.close()
@@ -217,12 +218,12 @@ def validate_archive(
 
 
 def _load_digest(
-    archive: AuditArchive, report: ValidationReport | None, day: date, live: set[str]
+    bucket: ArchiveBucket, report: ValidationReport | None, day: date, live: set[str]
 ) -> tuple[dict[str, Any], bytes] | None:
     key = digest_key(day)
     if key not in live:
         return None
-    raw = archive.get_bytes(key)
+    raw = bucket.get_bytes(key)
     if raw is None:
         return None
     try:
@@ -239,7 +240,7 @@ def _load_digest(
 
 
 def _check_day(
-    archive: AuditArchive,
+    bucket: ArchiveBucket,
     report: ValidationReport,
     day: date,
     first_archived: date,
@@ -249,7 +250,7 @@ def _check_day(
     checker: WorkerPool,
 ) -> None:
     key = digest_key(day)
-    loaded = _load_digest(archive, report, day, live)
+    loaded = _load_digest(bucket, report, day, live)
     if loaded is None:
         if key not in listing:
             report.add(KIND_MISSING, key, MSG_NO_DIGEST.format(day=day))
@@ -267,7 +268,7 @@ def _check_day(
             )
     else:
         prev_day = day - timedelta(days=1)
-        prev = digests.get(prev_day) or _load_digest(archive, None, prev_day, live)
+        prev = digests.get(prev_day) or _load_digest(bucket, None, prev_day, live)
         if prev is not None:
             prev_doc, prev_raw = prev
             ref = doc.get("previous_digest") or {}
@@ -293,8 +294,8 @@ def _check_day(
     present = [str(e.get("key")) in live for e in entries]
     keys_to_fetch = [str(e.get("key")) for e, here in zip(entries, present, strict=True) if here]
     processes = checker.for_events(int(doc.get("events") or 0))
-    with ThreadPoolExecutor(max_workers=archive.upload_workers) as downloads:
-        fetched = downloads.map(archive.get_bytes, keys_to_fetch)
+    with ThreadPoolExecutor(max_workers=bucket.upload_workers) as downloads:
+        fetched = downloads.map(bucket.get_bytes, keys_to_fetch)
         jobs: list[tuple[dict[str, Any], str, Future[PartCheck] | PartCheck | None]] = []
         for index, (entry, here) in enumerate(zip(entries, present, strict=True)):
             obj_key = str(entry.get("key"))

@@ -1,4 +1,10 @@
-"""The archive itself: ship closed days in order, recheck archived ones, validate.
+"""governance.archive.archiver: :class:`AuditArchive`, which archives closed days in order.
+
+It is the archive of one governance database in one S3 bucket: it ships every closed day not
+archived yet (its parts through :mod:`~governance.archive.export`, then the day's digest),
+rechecks archived days against the database, and validates through
+:mod:`~governance.archive.validate`. :class:`DayResult` / :class:`ArchiveResult` say what a
+run did.
 
 Order: parts first, the digest last. A part without a digest does not count as archived; a
 rerun finds the parts already there (same content), keeps them, and writes the digest. No
@@ -32,13 +38,13 @@ from governance.archive.layout import (
     sha256_hex,
 )
 from governance.archive.pool import default_processes
+from governance.archive.validate import ValidationReport, validate_archive
 from governance.s3 import endpoint_name, resolve_settings
 from governance.store.engine import read_connection
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from governance.archive.validate import ValidationReport
     from governance.config import S3Settings
 
 ERR_DIGEST_CONFLICT = (
@@ -142,7 +148,6 @@ class AuditArchive(DayExporter):
         self.settings = settings
         self.processes = default_processes(processes)
         self.parallel_min_events = parallel_min_events
-        self._workers = None
 
     @classmethod
     def from_settings(
@@ -200,11 +205,11 @@ class AuditArchive(DayExporter):
     def _archive(self, *, until_day: date, recheck_from: date | None) -> ArchiveResult:
         self.check()
         if self.object_lock_days <= 0:
-            self._say("Object Lock retention off (GOVERNANCE_OBJECT_LOCK_DAYS=0): objects are not locked")
+            self.say("Object Lock retention off (GOVERNANCE_OBJECT_LOCK_DAYS=0): objects are not locked")
         elif self.lock_supported():
-            self._say(f"Object Lock: {LOCK_MODE} retention for {self.object_lock_days} days on every object")
+            self.say(f"Object Lock: {LOCK_MODE} retention for {self.object_lock_days} days on every object")
         else:
-            self._say(f"bucket {self.bucket!r} has no Object Lock: objects are not locked")
+            self.say(f"bucket {self.bucket!r} has no Object Lock: objects are not locked")
         result = ArchiveResult(until=until_day)
         head = self._head()
         base = ChainPoint(id=int(head["base_id"]), hash=str(head["base_hash"]))
@@ -230,13 +235,13 @@ class AuditArchive(DayExporter):
             with read_connection(self.engine) as conn:
                 first_day = first_event_day(conn, base.id)
             if first_day is None:
-                self._say("nothing to archive: the audit trail has no events yet")
+                self.say("nothing to archive: the audit trail has no events yet")
                 return result
             day, chain, previous = first_day, base, None
         while day < until_day:
             day_result, doc, raw = self._archive_day(day, chain_start=chain, previous=previous)
             result.days.append(day_result)
-            self._say(day_result.line())
+            self.say(day_result.line())
             chain = ChainPoint(**doc["chain_end"])
             previous = (day_result.digest_key, day_result.digest_sha256)
             day += timedelta(days=1)
@@ -245,8 +250,8 @@ class AuditArchive(DayExporter):
     def _archive_day(
         self, day: date, *, chain_start: ChainPoint, previous: tuple[str, str] | None
     ) -> tuple[DayResult, dict[str, Any], bytes]:
-        self._say(f"{day}: exporting events after {chain_start.id} …")
-        export = self._export_day(day, chain_start, upload=True)
+        self.say(f"{day}: exporting events after {chain_start.id} …")
+        export = self.export_day(day, chain_start, upload=True)
         doc = build_digest(day=day, part_size=self.part_size, chain_start=chain_start, export=export, previous=previous)
         raw = digest_bytes(doc)
         key = digest_key(day)
@@ -286,7 +291,7 @@ class AuditArchive(DayExporter):
             "digest_sha256": sha256_hex(raw),
         }
         if chain_start.id < base.id:
-            self._say(f"{day}: archived; its events were purged from the database, not rechecked")
+            self.say(f"{day}: archived; its events were purged from the database, not rechecked")
             return DayResult(status="purged", **common)
         previous: tuple[str, str] | None = None
         if doc.get("previous_digest"):
@@ -294,7 +299,7 @@ class AuditArchive(DayExporter):
             prev_raw = self.get_bytes(prev_key)
             previous = (prev_key, sha256_hex(prev_raw) if prev_raw is not None else "")
         part_size = int(doc.get("part_size") or self.part_size)
-        export = self._export_day(day, chain_start, upload=False, part_size=part_size)
+        export = self.export_day(day, chain_start, upload=False, part_size=part_size)
         stored = {o.get("key"): o for o in doc.get("objects", []) if isinstance(o, dict)}
         parts = []
         for p in export.parts:
@@ -324,7 +329,7 @@ class AuditArchive(DayExporter):
             raise ArchiveConflictError(
                 ERR_DIGEST_CONFLICT.format(key=key, bucket=self.bucket, day=day, detail="fields " + ", ".join(diff))
             )
-        self._say(f"{day}: already archived, digest matches the database")
+        self.say(f"{day}: already archived, digest matches the database")
         return DayResult(status="unchanged", **common)
 
     # ------------------------------------------------------------------ validation
@@ -333,8 +338,6 @@ class AuditArchive(DayExporter):
         self, *, from_day: date | None = None, to_day: date | None = None, check_db: bool = True
     ) -> ValidationReport:
         """Recompute everything from S3 (see :mod:`governance.archive.validate`)."""
-        from governance.archive.validate import validate_archive
-
         return validate_archive(
             self,
             from_day=from_day,
