@@ -1,4 +1,5 @@
-"""Checking one archived part on its own: what validation runs, in worker processes for big days.
+"""governance.archive.parts: checking one archived part on its own (:func:`check_part`), what
+validation runs, in worker processes for big days; the problem kinds and :class:`Problem`.
 
 A part is checked against its digest entry (SHA-256, size, content SHA-256) and event by
 event: each parses, re-hashes to its hash (:func:`governance.audit.compute_hash`), links to

@@ -1,4 +1,5 @@
-"""The worker-process pool shared by the exporter and the part checker."""
+"""governance.archive.pool: the worker-process pool (:class:`WorkerPool`) shared by the exporter
+(:mod:`~governance.archive.export`) and validation (:mod:`~governance.archive.validate`)."""
 
 from __future__ import annotations
 
