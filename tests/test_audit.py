@@ -38,6 +38,7 @@ from governance.audit import (
     canonical_details,
     compute_hash,
 )
+from governance.audit import verify as verify_mod
 from governance.cli.app import main as cli_main
 from governance.errors import AuditChainError, GovernanceError
 from tests.support.fragments import assert_mentions
@@ -310,7 +311,7 @@ def test_parallel_verify_really_runs_in_parallel(store, monkeypatch) -> None:
     def no_sequential(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the parallel walk fell back to the sequential one on an intact chain")
 
-    monkeypatch.setattr(AuditTrail, "_verify_sequential", no_sequential)
+    monkeypatch.setattr(verify_mod, "verify_sequential", no_sequential)
     result = store.audit.verify(workers=2, chunk=64)
     assert result.ok and result.count == 500
 
@@ -327,7 +328,7 @@ def test_verify_falls_back_when_no_child_process_can_start(store, monkeypatch) -
             raise AssertionError("daemonic processes are not allowed to have children")
 
     real_get_context = multiprocessing.get_context
-    monkeypatch.setattr(audit_mod.multiprocessing, "get_context", lambda method: NoChildren(real_get_context(method)))
+    monkeypatch.setattr(verify_mod.multiprocessing, "get_context", lambda method: NoChildren(real_get_context(method)))
     assert store.audit.verify(workers=2).ok
     _sql(store, "UPDATE audit_events SET actor = 'x' WHERE id = 30")
     assert store.audit.verify(workers=2).first_bad_id == 30

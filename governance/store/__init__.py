@@ -1,7 +1,8 @@
-"""Governance database: tables, migrations and the registry/audit repository.
+"""governance.store: the governance database: engines, tables, migrations and the registry.
 
 The names below are loaded on first use (PEP 562), so that ``governance.audit`` can import
-``governance.store.tables`` without importing the repository, which imports the audit trail.
+``governance.store.engine`` and ``governance.store.tables`` without importing the repository,
+which imports the audit trail.
 
 Long-running processes (the API server, the HITL answer capture, task code) open the store
 with :func:`shared_store`: one engine per process and database, reused by every call.

@@ -1,9 +1,10 @@
-"""Engines for the governance database: SQLite (default) or PostgreSQL.
+"""governance.store.engine: engines for the governance database, SQLite (default) or PostgreSQL.
 
 :func:`make_engine` creates an engine; :func:`shared_engine` hands out the one engine of this
 process for a database URL (created on first use, then reused), which is what long-running
 processes such as the API server use, so that a request costs no new engine, pool or
-connection.
+connection. :func:`read_connection` opens a read-only (optionally snapshot) connection;
+:func:`dbapi_in_transaction` and :func:`dbapi_sql` serve code that runs raw SQL on the driver.
 """
 
 from __future__ import annotations
@@ -97,8 +98,19 @@ def read_connection(engine: Engine, *, snapshot: bool = False) -> Connection:
     return conn.execution_options(**options)
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
+def dbapi_in_transaction(conn: Connection) -> Any:
+    """The DBAPI connection under ``conn``, inside ``conn``'s transaction (begun if needed):
+    for hot paths (audit appends and verify) that run raw SQL on the driver."""
+    if not conn.in_transaction():
+        conn.begin()
+    return conn.connection.dbapi_connection
+
+
+def dbapi_sql(template: str, conn_or_dialect: Connection | str) -> str:
+    """``template`` with each ``{p}`` replaced by the driver's placeholder (``%s`` for psycopg,
+    ``?`` for sqlite3); ``conn_or_dialect`` is a connection or a dialect name."""
+    name = conn_or_dialect if isinstance(conn_or_dialect, str) else conn_or_dialect.dialect.name
+    return template.format(p="%s" if name == "postgresql" else "?")
 
 
 # ----------------------------------------------------------------------------- shared engines

@@ -1,4 +1,5 @@
-"""Create or upgrade the governance database schema with Alembic."""
+"""governance.store.migrate: create or upgrade the governance database schema with Alembic
+(the revisions live in governance/store/migrations/)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, insert, select, update
 
-from governance.audit import NewEvent, utc_now
+from governance.audit import NewEvent, lock_head, utc_now
 from governance.store.repository import GovernanceStore
 from governance.store.tables import bias_audits, compliance_reports
 
@@ -63,7 +63,7 @@ def save_bias_audit(
     ``values`` are the row's columns (with ``fingerprint``); ``details`` the event's details.
     """
     with store.engine.begin() as conn:
-        store.audit._lock_head(conn)  # serialises writers: the check below cannot race
+        lock_head(conn)  # serialises writers: the check below cannot race
         stored = bias_audit_row(store, model_id=model_id, day=day, conn=conn)
         if stored is not None and stored["fingerprint"] == values["fingerprint"]:
             return stored, OUTCOME_UNCHANGED
@@ -115,7 +115,7 @@ def save_compliance_report(
     stored one). Returns (row, outcome, number of events written).
     """
     with store.engine.begin() as conn:
-        store.audit._lock_head(conn)
+        lock_head(conn)
         stored = compliance_report_row(store, day=day, conn=conn)
         if stored is not None and stored["fingerprint"] == values["fingerprint"]:
             return stored, OUTCOME_UNCHANGED, 0

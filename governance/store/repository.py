@@ -1,4 +1,5 @@
-"""The model registry: model versions, their evidence and decisions, each change audited.
+"""governance.store.repository: the model registry (:class:`GovernanceStore`): model versions,
+their evidence and decisions, each change audited.
 
 Every write happens in one transaction together with its audit event, so a registration or
 a status change either happens with exactly one event or not at all.
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from governance.audit import AuditTrail, utc_now
+from governance._util import as_utc
+from governance.audit import AuditTrail, lock_head, utc_now
 from governance.errors import AlreadyRegisteredError, GovernanceError, ModelNotFoundError, ProhibitedPracticeError
 from governance.lifecycle import ModelStatus, check_transition, parse_status
 from governance.store.engine import make_engine
@@ -40,14 +42,6 @@ EVENT_DECISION = "model.decision_recorded"
 
 def new_model_id() -> str:
     return "m-" + secrets.token_hex(6)
-
-
-def _aware(ts: datetime | None) -> datetime | None:
-    from datetime import UTC
-
-    if ts is None:
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,10 +81,10 @@ class ModelRecord:
             eu_ai_act_category=row["eu_ai_act_category"],
             eu_ai_act_rationale=row["eu_ai_act_rationale"],
             card=dict(row["card"]),
-            created_at=_aware(row["created_at"]),  # type: ignore[arg-type]
-            updated_at=_aware(row["updated_at"]),  # type: ignore[arg-type]
+            created_at=as_utc(row["created_at"]),
+            updated_at=as_utc(row["updated_at"]),
             approved_by=list(row["approved_by"]) if row["approved_by"] is not None else None,
-            approved_at=_aware(row["approved_at"]),
+            approved_at=as_utc(row["approved_at"]) if row["approved_at"] is not None else None,
             status_reason=row["status_reason"],
         )
 
@@ -173,7 +167,7 @@ class GovernanceStore:
         try:
             with self.engine.begin() as conn:
                 # Take the chain lock first: it serialises writers on both databases.
-                self.audit._lock_head(conn)
+                lock_head(conn)
                 existing = self._find_exact(conn, card.name, card.version)
                 if existing is not None:
                     raise AlreadyRegisteredError(
@@ -259,7 +253,7 @@ class GovernanceStore:
             raise GovernanceError(ERR_EMPTY_ACTOR)
         target = parse_status(target)
         with self.engine.begin() as conn:
-            self.audit._lock_head(conn)
+            lock_head(conn)
             row = conn.execute(select(model_versions).where(model_versions.c.id == model_id)).mappings().first()
             if row is None:
                 raise ModelNotFoundError(ERR_NOT_FOUND.format(ref=model_id))
@@ -310,7 +304,7 @@ class GovernanceStore:
         """Insert ``key + values`` with one audit event, unless a row with ``key`` exists."""
         model_id = key["model_id"]
         with self.engine.begin() as conn:
-            self.audit._lock_head(conn)
+            lock_head(conn)
             self._require_model(conn, model_id)
             where = [table.c[name] == value for name, value in key.items()]
             if conn.execute(select(table.c.id).where(*where)).first() is not None:

@@ -1,4 +1,5 @@
-"""SQLAlchemy tables of the governance database (schema changes go through Alembic)."""
+"""governance.store.tables: the SQLAlchemy tables of the governance database (schema changes
+go through the Alembic migrations in governance/store/migrations/)."""
 
 from __future__ import annotations
 
