@@ -52,7 +52,7 @@ def log(msg: str) -> None:
 
 def governance() -> list[str]:
     script = Path(sys.executable).with_name("governance")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "governance.cli.app"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "governance.cli"]
 
 
 def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -83,7 +83,7 @@ def mode_env(base: dict[str, str], mode: str, pycache: Path) -> dict[str, str]:
 
 
 def top_imports(argv: list[str], env: dict[str, str], n: int) -> list[tuple[float, str]]:
-    """The ``n`` biggest top-level imports (cumulative ms): those of ``governance.cli.app`` itself
+    """The ``n`` biggest top-level imports (cumulative ms): those of ``governance.cli`` itself
     and those its commands make at run time."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", *argv], env=env, capture_output=True, text=True, check=False

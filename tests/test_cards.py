@@ -42,8 +42,8 @@ from governance.cards import (
     parse_card_text,
     validate_card,
 )
-from governance.cli.app import EXIT_OK
-from governance.cli.app import main as cli_main
+from governance.cli import main as cli_main
+from governance.cli.common import EXIT_OK
 from governance.errors import CardValidationError
 from governance.store.tables import audit_events, model_versions
 from tests.support.fragments import assert_mentions

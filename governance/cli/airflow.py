@@ -1,4 +1,4 @@
-"""``governance submit / reviews / review``: the Airflow side of the CLI.
+"""``governance submit / reviews / review``: the Airflow side of the CLI (``governance.cli.airflow``).
 
 These talk to Airflow's REST API as a logged-in user (GOVERNANCE_AIRFLOW_URL, default
 http://localhost:8080). The user name and password come from GOVERNANCE_USER and
@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from governance import config
+from governance.cli.common import EXIT_FAIL, EXIT_OK, Common, SubParsers, print_json
 from governance.errors import GovernanceError
 
 ERR_NO_CREDENTIALS = (
@@ -45,11 +46,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     run_id = run["dag_run_id"]
     print(f"submitted {card.name} {card.version} as {client.username}: {SUBMISSION_DAG} run {run_id}")
     if not args.wait:
-        return 0
+        return EXIT_OK
     run = client.wait_run(SUBMISSION_DAG, run_id, timeout=args.timeout)
     if run["state"] != "success":
         print(f"submission run {run_id} {run['state']}; see the Airflow UI for the failed task", file=sys.stderr)
-        return 1
+        return EXIT_FAIL
     assessed = client.xcom(SUBMISSION_DAG, run_id, "assess_risk")
     model_id = assessed["model_id"]
     print(f"registered {model_id}, risk {assessed['level']} → model_approval_{assessed['tier']}")
@@ -59,7 +60,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     run = client.wait_run(dag_id, approval_run, timeout=args.timeout, poll=2.0)
     decision = client.xcom(dag_id, approval_run, "record_decision")
     print(json.dumps(decision, indent=2) if args.json else _decision_line(decision))
-    return 0 if decision.get("status") == "APPROVED" else 1
+    return EXIT_OK if decision.get("status") == "APPROVED" else EXIT_FAIL
 
 
 def _decision_line(decision: dict[str, Any]) -> str:
@@ -84,26 +85,26 @@ def cmd_reviews(args: argparse.Namespace) -> int:
     client = client_from_env()
     reviews = client.pending_reviews(mine=not args.all)
     if args.json:
-        json.dump(reviews, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return 0
+        print_json(reviews, sort_keys=False)
+        return EXIT_OK
     if not reviews:
         print(f"no pending reviews for {client.username}")
-        return 0
+        return EXIT_OK
     for r in reviews:
         print(f"{r['model_id'] or '-':<15} {r['task_id']:<26} {' / '.join(r['options']):<18} {r['subject']}")
-    return 0
+    return EXIT_OK
 
 
 def cmd_review(args: argparse.Namespace) -> int:
     client = client_from_env()
     done = client.review(args.model_id, approve=args.approve, comment=args.comment or "")
     print(f"{done['task_id']} of {args.model_id}: answered {done['answered']} as {client.username}")
-    return 0
+    return EXIT_OK
 
 
-def add_commands(sub: Any) -> None:
-    p = sub.add_parser(
+def register(subparsers: SubParsers, common: Common) -> None:
+    """Add submit, reviews and review."""
+    p = subparsers.add_parser(
         "submit",
         help="submit a model card for review (triggers model_submission as you)",
         description="Validate CARD locally, then trigger the model_submission DAG through Airflow's REST API "
@@ -116,12 +117,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the final decision as JSON (with --wait)")
     p.set_defaults(func=cmd_submit)
 
-    p = sub.add_parser("reviews", help="list review requests waiting for you")
+    p = subparsers.add_parser("reviews", help="list review requests waiting for you")
     p.add_argument("--all", action="store_true", help="every pending request, not just yours")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_reviews)
 
-    p = sub.add_parser("review", help="answer your pending review of a model")
+    p = subparsers.add_parser("review", help="answer your pending review of a model")
     p.add_argument("model_id", metavar="MODEL_ID")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--approve", action="store_true", help="the positive answer (Pass / Confirm / Approve)")

@@ -1,70 +1,41 @@
-"""Commands of the S3 audit archive, added to ``governance`` by :func:`add_commands`.
+"""``governance audit archive / validate-archive / purge`` and ``governance s3``: the S3 audit archive.
 
 ``governance audit archive``          ship closed UTC days of the audit trail to S3
 ``governance audit validate-archive`` recompute the archive from S3; exit 1 naming each problem
 ``governance audit purge``            drop archived, validated events older than N days
 ``governance s3 ensure-bucket``       create the bucket with Object Lock (idempotent)
+
+The first three hang under the ``governance audit`` group of :mod:`governance.cli.audit`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
-from governance.errors import GovernanceError
+from governance.cli.common import EXIT_FAIL, EXIT_OK, Common, SubParsers, open_engine, print_json, progress
 
-EXIT_OK = 0
-EXIT_FAIL = 1
-
-ERR_NOT_INITIALISED = "the governance database at {url} is not initialised; run `governance init` first"
-
-
-def _engine(*, require_schema: bool = True) -> Any:
-    from sqlalchemy import inspect
-
-    from governance.store import make_engine
-
-    engine = make_engine()
-    if require_schema and not inspect(engine).has_table("audit_head"):
-        engine.dispose()
-        raise GovernanceError(ERR_NOT_INITIALISED.format(url=engine.url.render_as_string(hide_password=True)))
-    return engine
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-@contextmanager
-def _opened_archive(*, require_schema: bool = True) -> Iterator[Any]:
-    """The configured archive; its database engine is disposed afterwards."""
+if TYPE_CHECKING:
     from governance.archive import AuditArchive
 
-    engine = _engine(require_schema=require_schema)
-    try:
-        yield AuditArchive.from_config(engine=engine, progress=_progress)
-    finally:
-        engine.dispose()
 
+def _open_archive(*, require_schema: bool = True) -> AuditArchive:
+    """The configured archive on the governance database (:func:`~governance.cli.common.run`
+    disposes its engine when the command ends)."""
+    from governance.archive import AuditArchive
 
-def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=True)
-    sys.stdout.write("\n")
+    return AuditArchive.from_config(engine=open_engine(require_schema=require_schema), progress=progress)
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
     from governance.archive import parse_day
 
     recheck = parse_day(args.recheck_from, name="--recheck-from") if args.recheck_from else None
-    with _opened_archive() as archive:
-        _progress(f"archiving to s3://{archive.bucket}/audit/ at {archive.endpoint}")
-        result = archive.archive(until=args.until, recheck_from=recheck)
+    archive = _open_archive()
+    progress(f"archiving to s3://{archive.bucket}/audit/ at {archive.endpoint}")
+    result = archive.archive(until=args.until, recheck_from=recheck)
     if args.json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
     else:
         print(result.summary())
     return EXIT_OK
@@ -75,11 +46,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     from_day = parse_day(args.from_day, name="--from") if args.from_day else None
     to_day = parse_day(args.to_day, name="--to") if args.to_day else None
-    with _opened_archive(require_schema=not args.s3_only) as archive:
-        _progress(f"validating s3://{archive.bucket}/audit/ at {archive.endpoint}")
-        report = archive.validate(from_day=from_day, to_day=to_day, check_db=not args.s3_only)
+    archive = _open_archive(require_schema=not args.s3_only)
+    progress(f"validating s3://{archive.bucket}/audit/ at {archive.endpoint}")
+    report = archive.validate(from_day=from_day, to_day=to_day, check_db=not args.s3_only)
     if args.json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         for problem in report.problems:
             print(problem.line())
@@ -90,8 +61,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     from governance.archive.purge import purge_archived
 
-    with _opened_archive() as archive:
-        result = purge_archived(archive, older_than_days=args.older_than_days, actor=args.actor, dry_run=args.dry_run)
+    archive = _open_archive()
+    result = purge_archived(archive, older_than_days=args.older_than_days, actor=args.actor, dry_run=args.dry_run)
     print(result.summary())
     return EXIT_OK
 
@@ -108,8 +79,9 @@ def cmd_ensure_bucket(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_commands(sub: Any, audit_sub: Any) -> None:
-    """Add the archive commands under ``governance audit`` and ``governance s3``."""
+def register(subparsers: SubParsers, common: Common) -> None:
+    """Add archive, validate-archive and purge under ``governance audit``, and the ``s3`` group."""
+    audit_sub = common.audit_group(__name__)
     p = audit_sub.add_parser(
         "archive",
         help="ship closed UTC days of the audit trail to S3 with a digest chain",
@@ -159,7 +131,7 @@ def add_commands(sub: Any, audit_sub: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="check everything, delete nothing")
     p.set_defaults(func=cmd_purge)
 
-    s3 = sub.add_parser("s3", help="the S3 bucket of the archive and the reports")
+    s3 = subparsers.add_parser("s3", help="the S3 bucket of the archive and the reports")
     s3_sub = s3.add_subparsers(dest="s3_command", metavar="S3_COMMAND", required=True)
     p = s3_sub.add_parser(
         "ensure-bucket",

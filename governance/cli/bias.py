@@ -1,23 +1,23 @@
 """``governance bias audit``: audit a predictions table, write JSON and HTML reports.
 
-The main ``governance`` command calls :func:`add_commands`; ``python -m governance.cli.bias``
-runs the same commands on their own.
+The main ``governance`` command adds the ``bias`` group with :func:`register`;
+``python -m governance.cli.bias`` runs the same commands on their own (:func:`main`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-EXIT_OK = 0
-EXIT_FLAGGED = 1
-EXIT_USAGE = 2
+from governance.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, Common, SubParsers, print_error
+
+EXIT_FLAGGED = EXIT_FAIL
+"""``--fail-on-flag`` and an attribute raised the screening flag."""
 
 ERR_NO_PROTECTED = "--protected: name at least one column, e.g. --protected sex,race,race*sex"
 ERR_OUTPUT_FOLDER = "cannot write {path}: folder {folder} does not exist"
@@ -28,8 +28,8 @@ PROGRESS_MIN_ROWS = 1_000_000
 PROGRESS_EVERY_S = 1.0
 
 
-def add_commands(subparsers: Any) -> None:
-    """Add ``bias audit`` to an argparse subparsers object."""
+def register(subparsers: SubParsers, common: Common) -> None:
+    """Add the ``bias`` group with ``bias audit``."""
     bias = subparsers.add_parser(
         "bias",
         help="fairness audits of model predictions (fairlearn)",
@@ -118,20 +118,6 @@ def _check_outputs(paths: Sequence[Path | None]) -> None:
             raise ValueError(ERR_OUTPUT_FOLDER.format(path=path, folder=folder))
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.resolve().parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _summary(result: Any, *, source: str) -> list[str]:
     band = f"{result.band[0]:g}-{result.band[1]:g}"
     lines = [f"bias audit of {source}: {result.rows:,} rows"]
@@ -162,13 +148,14 @@ def _summary(result: Any, *, source: str) -> list[str]:
 
 
 def cmd_bias_audit(args: argparse.Namespace) -> int:
+    from governance._util import atomic_write  # tempfile: not loaded for other commands
     from governance.bias import AuditInputError, audit, preload
 
     try:
         protected = _parse_protected(args.protected)
         _check_outputs([args.json, args.html])
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return EXIT_USAGE
     progress = None if args.quiet else _Progress(sys.stderr)
     loaded_s = preload()
@@ -185,7 +172,7 @@ def cmd_bias_audit(args: argparse.Namespace) -> int:
             progress=progress,
         )
     except AuditInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return EXIT_USAGE
     extra = {"model_name": args.model_name, "model_version": args.model_version}
     report = result.to_dict()
@@ -199,7 +186,7 @@ def cmd_bias_audit(args: argparse.Namespace) -> int:
         html = render_bias_html(report, provenance=report["provenance"])
         outputs.append((args.html, html.encode()))
     for path, data in outputs:
-        _write_atomic(path, data)
+        atomic_write(path, data)
     for line in _summary(result, source=args.predictions):
         print(line)
     t = result.timings
@@ -216,7 +203,7 @@ def cmd_bias_audit(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m governance.cli.bias")
-    add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True), Common())
     args = parser.parse_args(argv)
     return int(args.func(args))
 

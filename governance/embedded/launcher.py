@@ -219,7 +219,7 @@ class EmbeddedAirflow:
 
         with sqlite3.connect(self.home / "airflow.db") as db:
             db.execute("PRAGMA journal_mode=WAL")
-        subprocess.run([sys.executable, "-m", "governance.cli.app", "init"], env=env, check=True)
+        subprocess.run([sys.executable, "-m", "governance.cli", "init"], env=env, check=True)
         if config.archive_start_declared() is None and "GOVERNANCE_ARCHIVE_START" not in self.extra_env:
             # audit_archive catches up from the first audit event, not from a fixed date
             self.extra_env["GOVERNANCE_ARCHIVE_START"] = first_audit_day(self.db_url).isoformat()

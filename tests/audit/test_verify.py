@@ -25,7 +25,7 @@ from governance.audit import (
     NewEvent,
 )
 from governance.audit import verify as verify_mod
-from governance.cli.app import main as cli_main
+from governance.cli import main as cli_main
 from tests.audit.rows import N_CHAIN, append_chain, forge_event, insert_row, run_sql, stored_rows
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from governance.archive import digest_key, part_key
-from governance.cli.app import main
+from governance.cli import main
 from governance.s3 import ERR_NO_BUCKET, make_client
 from tests.support.audit_history import seed_history
 

@@ -21,6 +21,7 @@ from governance.bias import (
 )
 from governance.cards import load_card
 from governance.cli import bias as cli_bias
+from governance.cli.common import Common
 from governance.embedded.demo_predictions import (
     AGE_BANDS,
     DEMO_DISPARITY,
@@ -45,7 +46,7 @@ ATTRIBUTE_KEYS = {
 
 def run(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="governance")
-    cli_bias.add_commands(parser.add_subparsers(dest="command", required=True))
+    cli_bias.register(parser.add_subparsers(dest="command", required=True), Common())
     args = parser.parse_args(list(argv))
     return int(args.func(args))
 

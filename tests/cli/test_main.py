@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from governance.cli.app import ERR_NOT_INITIALISED, EXIT_FAIL, EXIT_OK, EXIT_USAGE, main
+from governance.cli import main
+from governance.cli.common import ERR_NOT_INITIALISED, EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from governance.lifecycle import ERR_ILLEGAL_TRANSITION
 from governance.store.repository import ERR_ALREADY_REGISTERED, ERR_NOT_FOUND
 from tests.support.fragments import assert_mentions

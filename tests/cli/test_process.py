@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from governance.cli import app as cli
-from governance.cli.app import EXIT_BROKEN_PIPE, EXIT_OK
+from governance.cli import common, main, registry
+from governance.cli.common import EXIT_BROKEN_PIPE, EXIT_OK
 from tests.support.cli_seed import seed_cli_db
 
 EVENTS = 5_000  # ~1.7 MB of `audit query --json`, ~0.6 MB as text: far more than a pipe holds
@@ -48,7 +48,7 @@ card schema (pydantic, YAML), which only ``register`` and ``submit`` read."""
 
 def _governance() -> list[str]:
     script = Path(sys.executable).with_name("governance")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "governance.cli.app"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "governance.cli"]
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_a_reader_of_everything_still_gets_exit_0(seeded) -> None:
 
 _LOADED = """
 import json, sys
-from governance.cli.app import main
+from governance.cli import main
 code = main(sys.argv[1:])
 print(json.dumps({"code": code, "heavy": sorted(m for m in HEAVY if m in sys.modules)}), file=sys.stderr)
 """
@@ -127,7 +127,7 @@ def test_lookups_load_nothing_heavy(seeded, argv: list[str]) -> None:
 
 
 def test_help_does_not_load_the_database_layer() -> None:
-    code = "import sys\nfrom governance.cli.app import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+    code = "import sys\nfrom governance.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
     code += "print([m for m in ('sqlalchemy', 'pydantic') if m in sys.modules], file=sys.stderr)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stderr.strip() == "[]"
@@ -137,9 +137,9 @@ def test_stdout_gone_tells_a_closed_pipe_from_a_live_one(monkeypatch: pytest.Mon
     read_fd, write_fd = os.pipe()
     with os.fdopen(write_fd, "w") as writer:
         monkeypatch.setattr(sys, "stdout", writer)
-        assert cli._stdout_gone() is False  # someone still reads
+        assert common.stdout_gone() is False  # someone still reads
         os.close(read_fd)
-        assert cli._stdout_gone() is True
+        assert common.stdout_gone() is True
 
 
 def test_a_broken_pipe_that_is_not_stdout_is_not_swallowed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -148,8 +148,8 @@ def test_a_broken_pipe_that_is_not_stdout_is_not_swallowed(monkeypatch: pytest.M
     def broken(args: object) -> int:
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr(cli, "cmd_list", broken)
+    monkeypatch.setattr(registry, "cmd_list", broken)
     with open(tmp_path / "out.txt", "w") as stdout:  # a file: nobody "went away"
         monkeypatch.setattr(sys, "stdout", stdout)
         with pytest.raises(BrokenPipeError):
-            cli.main(["list"])
+            main(["list"])

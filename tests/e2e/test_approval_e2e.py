@@ -147,7 +147,7 @@ def test_cli_submit_reviews_and_review(as_user, airflow, gov_store, monkeypatch,
     """The CLI drives the same REST API: submit as owner, list and answer as security."""
     import yaml
 
-    from governance.cli.app import main
+    from governance.cli import main
 
     card = demo_card("medium", suffix="cli")
     path = airflow.data_dir / "cli-card.yaml"

@@ -52,7 +52,7 @@ def _validate_archive(airflow: Any) -> subprocess.CompletedProcess[str]:
     the environment, only the data folder (the CLI finds the embedded default's server there)."""
     env = {k: v for k, v in airflow.env().items() if not k.startswith(("GOVERNANCE_S3_", "AWS_"))}
     return subprocess.run(
-        [sys.executable, "-m", "governance.cli.app", "audit", "validate-archive"],
+        [sys.executable, "-m", "governance.cli", "audit", "validate-archive"],
         env=env,
         capture_output=True,
         text=True,
