@@ -39,7 +39,7 @@ def _until(pred, *, timeout: float = 300, poll: float = 0.1):
 def main() -> int:
     from governance.airflow_client import AirflowClient
     from governance.cards import load_card
-    from governance.embedded.launcher import EmbeddedAirflow
+    from governance.embedded.airflow import EmbeddedAirflow
     from governance.lifecycle import ModelStatus
     from governance.store import GovernanceStore
 

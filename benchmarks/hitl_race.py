@@ -155,7 +155,7 @@ def _in_waves(run, af, runs: int, concurrency: int) -> dict[str, int]:
 
 
 def main() -> int:
-    from governance.embedded.launcher import EmbeddedAirflow
+    from governance.embedded.airflow import EmbeddedAirflow
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=50)

@@ -156,7 +156,7 @@ def test_missing_bucket_is_named(archive_store, s3_server):
 
 
 def test_unreachable_endpoint_is_named(archive_store):
-    from governance.embedded.s3server import free_port
+    from governance.embedded.ports import free_port
 
     endpoint = f"http://127.0.0.1:{free_port()}"
     settings = settings_for(endpoint_url=endpoint, bucket="governance", access_key_id="k", secret_access_key="s")

@@ -150,7 +150,8 @@ def assert_reads_predictions(uploaded: Uploaded) -> None:
 @pytest.fixture(scope="module")
 def embedded_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Any]]:
     """A data folder laid out by the embedded default (``make run``), its SeaweedFS running."""
-    from governance.embedded.s3server import LocalS3Error, LocalS3Server, free_port
+    from governance.embedded.ports import free_port
+    from governance.embedded.s3server import LocalS3Error, LocalS3Server
 
     data_dir = tmp_path_factory.mktemp("governance-data")
     with pytest.MonkeyPatch.context() as mp:

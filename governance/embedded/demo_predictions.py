@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
-import tempfile
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from governance._util import atomic_write
 
 SEXES = ("female", "male", "non-binary")
 SEX_WEIGHTS = (0.499, 0.4995, 0.0015)
@@ -107,8 +107,8 @@ def write_demo_predictions(
 ) -> Path:
     """Write ``rows`` synthetic predictions of ``model_name`` to the Parquet file ``path``.
 
-    The file is replaced atomically (temp file + ``os.replace``; the temp name starts with
-    a dot, which Parquet dataset readers skip), and left untouched when it already holds
+    The file is replaced atomically (:func:`governance._util.atomic_write`: temp file +
+    ``os.replace``; the temp name starts with a dot, which Parquet dataset readers skip), and left untouched when it already holds
     exactly these bytes, so reruns are free and readers never see half a file.
     """
     data = demo_predictions_bytes(
@@ -118,16 +118,7 @@ def write_demo_predictions(
     if out.is_file() and out.read_bytes() == data:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return atomic_write(out, data)
 
 
 write_predictions_atomic = write_demo_predictions

@@ -23,7 +23,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +36,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from governance import config
+from governance.embedded.ports import free_port, port_in_use
 from governance.errors import GovernanceError
 from governance.s3 import CREDENTIALS_FILE, DEFAULT_HOST, PORTS_FILE, STATE_DIR_NAME
 
@@ -91,23 +91,6 @@ class WeedPorts:
 
     def items(self) -> Iterator[tuple[str, int]]:
         yield from asdict(self).items()
-
-
-def free_port(host: str = DEFAULT_HOST) -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def port_in_use(port: int, host: str = DEFAULT_HOST) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return True
-    return False
 
 
 def allocate_ports(*, s3_port: int | None = None, host: str = DEFAULT_HOST) -> WeedPorts:

@@ -6,10 +6,10 @@ S3 implementation can follow the same protocol (``put`` returns an ``s3://`` URI
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Protocol, runtime_checkable
+
+from governance._util import atomic_write
 
 ERR_BAD_KEY = (
     "report key {key!r} is not a relative path of plain names (no leading '/', no '.' or "
@@ -73,17 +73,7 @@ class LocalReportStore:
         check_content_type(content_type)
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, data, fsync=True)
         return path.resolve().as_uri()
 
     def get(self, key: str) -> bytes:

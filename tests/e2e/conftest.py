@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from governance.airflow_client import AirflowClient
-from governance.embedded.launcher import EmbeddedAirflow, free_port
+from governance.embedded.airflow import EmbeddedAirflow
+from governance.embedded.ports import free_port
 from governance.embedded.s3server import LocalS3Server
 from governance.store import GovernanceStore, migrate
 from tests.support.audit_history import seed_history

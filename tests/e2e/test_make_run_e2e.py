@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from governance.embedded.launcher import free_port, port_free
+from governance.embedded.ports import free_port, port_free
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.s3]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from governance.embedded.ports import free_port, port_in_use
 from governance.embedded.s3server import (
     CREDENTIALS_FILE,
     ERR_NO_CREDENTIALS,
@@ -19,8 +20,6 @@ from governance.embedded.s3server import (
     STATE_DIR_NAME,
     LocalS3Error,
     LocalS3Server,
-    free_port,
-    port_in_use,
 )
 from governance.s3 import make_client, object_lock_enabled, settings_for
 from tests.conftest_s3 import ACCESS_KEY, SECRET_KEY
