@@ -73,7 +73,7 @@ class LocalReportStore:
         check_content_type(content_type)
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, data, fsync=True)
+        atomic_write(path, data, fsync=True, prefix=_TEMP_PREFIX)
         return path.resolve().as_uri()
 
     def get(self, key: str) -> bytes:
