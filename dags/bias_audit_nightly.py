@@ -62,17 +62,17 @@ def _notify(context: Any) -> Any:
 def bias_audit_nightly() -> None:
     @task
     def list_models(*, params: dict[str, Any], dag_run: Any) -> list[dict[str, str]]:
-        from governance import nightly
+        from governance.tasks import bias_audit_nightly
 
-        return nightly.models_to_audit(
+        return bias_audit_nightly.list_models(
             requested_date=params.get("report_date"), logical_date=dag_run.logical_date, run_after=dag_run.run_after
         )
 
     @task(map_index_template="{{ task.op_kwargs['model']['name'] }} {{ task.op_kwargs['model']['version'] }}")
     def audit_model(model: dict[str, str], **context: Any) -> dict[str, Any]:
-        from governance import nightly
+        from governance.tasks import bias_audit_nightly
 
-        return nightly.audit_model(model=model, notify=_notify(context))
+        return bias_audit_nightly.audit_model(model=model, notify=_notify(context))
 
     audit_model.expand(model=list_models())
 

@@ -44,9 +44,9 @@ _DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(m
 def compliance_report_nightly() -> None:
     @task
     def compliance_report(*, params: dict[str, Any], dag_run: Any) -> dict[str, Any]:
-        from governance import nightly
+        from governance.tasks import compliance_report_nightly
 
-        return nightly.compliance_report(
+        return compliance_report_nightly.compliance_report(
             requested_date=params.get("report_date"), logical_date=dag_run.logical_date, run_after=dag_run.run_after
         )
 

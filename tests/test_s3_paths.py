@@ -131,8 +131,7 @@ def assert_reads_eval_data(uploaded: Uploaded) -> None:
 
 def assert_reads_predictions(uploaded: Uploaded) -> None:
     """The bias audit (public API, a file and its folder) and the nightly's column probe on ``s3://``."""
-    from governance.bias import audit
-    from governance.nightly import _optional_columns
+    from governance.bias import audit, optional_columns
 
     kwargs: dict[str, Any] = {"label": "label", "prediction": "prediction", "protected": PROTECTED}
     on_s3 = audit(uploaded.predictions_uri, **kwargs).to_dict()
@@ -141,7 +140,7 @@ def assert_reads_predictions(uploaded: Uploaded) -> None:
     assert on_s3["attributes"]["age_band"]["bias_detected"] is True  # the demo's built-in disparity
     folder = uploaded.predictions_uri.rsplit("/", 1)[0]
     assert audit(folder, **kwargs).to_dict()["attributes"] == on_s3["attributes"]
-    assert _optional_columns(uploaded.predictions_uri, PROTECTED) == ("score", "timestamp")
+    assert optional_columns(uploaded.predictions_uri, PROTECTED) == ("score", "timestamp")
 
 
 # --------------------------------------------------------------------------- (a) embedded default

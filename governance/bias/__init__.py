@@ -11,6 +11,10 @@ predictions are streamed once and reduced to per-group confusion counts (integer
 (y_true, y_pred) cells with the counts as ``sample_weight``, as ``MetricFrame`` runs them on
 each slice. The results equal a ``MetricFrame`` and fairlearn's fairness functions run on
 the raw rows.
+
+For the nightly audit of deployed models: the prediction-log convention of a card
+(``predictions_source``, ``optional_columns``, ``why_not_auditable``) and what is recorded of a
+report (``attribute_summary``, ``flagged_attributes``, ``flag_text``, ``report_outcome``).
 """
 
 from governance.bias._audit import (
@@ -43,6 +47,17 @@ from governance.bias._counts import (
     MISSING_GROUP,
 )
 from governance.bias._metrics import CORE_METRICS, METRICS, Interval
+from governance.bias._predictions_log import (
+    LABEL_COLUMN,
+    PREDICTION_COLUMN,
+    SCORE_COLUMN,
+    TIMESTAMP_COLUMN,
+    WHY_NO_LOCATION,
+    WHY_NO_PROTECTED,
+    optional_columns,
+    predictions_source,
+    why_not_auditable,
+)
 from governance.bias._result import (
     FOUR_FIFTHS_NOTE,
     AttributeResult,
@@ -58,6 +73,13 @@ from governance.bias._source import (
     AuditInputError,
     PredictionsInput,
     s3_filesystem,
+)
+from governance.bias._summary import (
+    SUMMARY_KEYS,
+    attribute_summary,
+    flag_text,
+    flagged_attributes,
+    report_outcome,
 )
 
 __all__ = [
@@ -87,10 +109,17 @@ __all__ = [
     "ERR_UNREADABLE",
     "ERR_UNSUPPORTED_INPUT",
     "FOUR_FIFTHS_NOTE",
+    "LABEL_COLUMN",
     "METRICS",
     "MISSING_GROUP",
     "NOTE_NOT_ASSESSED",
     "NOTE_NO_SELECTION",
+    "PREDICTION_COLUMN",
+    "SCORE_COLUMN",
+    "SUMMARY_KEYS",
+    "TIMESTAMP_COLUMN",
+    "WHY_NO_LOCATION",
+    "WHY_NO_PROTECTED",
     "AttributeResult",
     "AuditInputError",
     "BiasAuditResult",
@@ -98,7 +127,14 @@ __all__ = [
     "Interval",
     "PredictionsInput",
     "ProgressCallback",
+    "attribute_summary",
     "audit",
+    "flag_text",
+    "flagged_attributes",
+    "optional_columns",
+    "predictions_source",
     "preload",
+    "report_outcome",
     "s3_filesystem",
+    "why_not_auditable",
 ]

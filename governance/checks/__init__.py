@@ -1,10 +1,11 @@
-"""Check engines of the approval workflows: automated checks, security findings, compliance.
+"""The automated step of the approval workflows: card completeness, evaluation data and metrics
+(Great Expectations), artifact integrity and pickle scan, security findings, and the sources they read.
 
-Each public function is one call from an Airflow task body; nothing here runs at import time, and the
-heavy libraries (Great Expectations, pandas, picklescan, boto3) are imported inside the functions.
-The names below are loaded on first access (PEP 562), so importing one submodule (e.g.
-``governance.checks.automated``) does not import the others (the compliance tracker pulls in
-SQLAlchemy).
+Each public function is one call from a task of :mod:`governance.tasks`; nothing here runs at import
+time, and the heavy libraries (Great Expectations, pandas, picklescan, boto3) are imported inside the
+functions. The names below are loaded on first access (PEP 562), so importing one submodule (e.g.
+``governance.checks.automated``) does not import the others. The compliance tracker is
+:mod:`governance.compliance`.
 """
 
 from __future__ import annotations
@@ -22,13 +23,6 @@ if TYPE_CHECKING:
     )
     from governance.checks.base import CheckResult, SourceError
     from governance.checks.security import Finding, SecurityFindings, Severity, security_findings
-    from governance.compliance.report import (
-        ComplianceCheck,
-        ComplianceReport,
-        RequirementResult,
-        evaluate_compliance,
-        load_requirements,
-    )
 
 _EXPORTS: dict[str, str] = {
     "CHECK_CARD_COMPLETENESS": "governance.checks.automated",
@@ -38,11 +32,6 @@ _EXPORTS: dict[str, str] = {
     "run_automated_checks": "governance.checks.automated",
     "CheckResult": "governance.checks.base",
     "SourceError": "governance.checks.base",
-    "ComplianceCheck": "governance.compliance.report",
-    "ComplianceReport": "governance.compliance.report",
-    "RequirementResult": "governance.compliance.report",
-    "evaluate_compliance": "governance.compliance.report",
-    "load_requirements": "governance.compliance.report",
     "Finding": "governance.checks.security",
     "SecurityFindings": "governance.checks.security",
     "Severity": "governance.checks.security",
@@ -54,16 +43,11 @@ __all__ = [
     "CHECK_NAMES",
     "AutomatedCheckReport",
     "CheckResult",
-    "ComplianceCheck",
-    "ComplianceReport",
     "Finding",
-    "RequirementResult",
     "SecurityFindings",
     "Severity",
     "SourceError",
     "check_card_completeness",
-    "evaluate_compliance",
-    "load_requirements",
     "run_automated_checks",
     "security_findings",
 ]

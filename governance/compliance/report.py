@@ -1,8 +1,8 @@
-"""Compliance tracker: evaluate the requirements a model card declares against recorded evidence.
-
-Requirements (GDPR, SOC2, HIPAA, EU_AI_ACT) and their checks are defined in
-``include/compliance/requirements.yaml``; each check names an evaluator
-(:data:`governance.compliance.evaluators.EVALUATORS`) and what evidence it looks at.
+"""The compliance report of one model: :func:`evaluate_compliance` runs the checks of each
+requirement the card declares (defined in ``include/compliance/requirements.yaml``, read by
+:func:`governance.compliance.requirements.load_requirements`; each check's evaluator is in
+:data:`governance.compliance.evaluators.EVALUATORS`) and returns a :class:`ComplianceReport`
+of :class:`RequirementResult` and :class:`ComplianceCheck` (JSON and Markdown forms).
 
 Scope rules:
 
@@ -20,118 +20,29 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from governance import config
 from governance.audit import VerifyResult, format_ts, utc_now
 from governance.checks.base import jsonable
 from governance.compliance.evaluators import ERR_PROHIBITED, EVALUATORS, EvidenceContext
+from governance.compliance.requirements import CONDITIONS, RequirementsDefinition, load_requirements
 from governance.errors import GovernanceError
 from governance.risk import EUAIActCategory
 from governance.store.repository import GovernanceStore, ModelRecord
 
-REQUIREMENTS_FILE = Path("compliance") / "requirements.yaml"
 STATUS_PASSED = "passed"
 STATUS_FAILED = "failed"
 STATUS_NOT_APPLICABLE = "not_applicable"
 
-ERR_REQUIREMENTS_FILE = "{path}: {problem}"
-ERR_UNKNOWN_KIND = "check {check_id} uses check kind '{kind}', which does not exist (known: {known})"
 ERR_UNDEFINED_REQUIREMENT = (
     "the card declares {name}, but {name} is not defined in the compliance requirements file; add it there"
 )
-ERR_UNKNOWN_CONDITION = "check {check_id}: unknown condition '{condition}' in applies_when (known: {known})"
-ERR_DUPLICATE_ID = "check id {check_id} is used twice; ids must be unique"
 NOTE_NOT_DECLARED = (
     "Only the requirements the card declares are evaluated. Declared: {declared}. Not evaluated: {others}."
 )
 NOTE_NOTHING_DECLARED = "The card declares no compliance requirement, so none was evaluated."
 NOTE_NOT_APPLICABLE = "not applicable: {why}"
 NOTE_UNMET = "not the case that {condition}"
-
-CONDITIONS: dict[str, str] = {
-    "processes_pii": "the model processes personal data",
-    "autonomous": "the model makes autonomous decisions",
-    "user_facing": "people interact with the model directly",
-    "phi": "the model processes personal data in the healthcare domain",
-    "eu_high_risk": "the model is high-risk under the EU AI Act",
-    "eu_limited": "the model has limited risk under the EU AI Act (Art. 50)",
-}
-
-
-# --------------------------------------------------------------------------- definitions
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CheckDefinition(_Strict):
-    id: Annotated[str, Field(min_length=1, max_length=64)]
-    title: Annotated[str, Field(min_length=1)]
-    reference: str = ""
-    check: str
-    evidence: list[str] = Field(default_factory=list)
-    applies_when: list[str] = Field(default_factory=list)
-
-
-class RequirementDefinition(_Strict):
-    title: str
-    applies_when: list[str] = Field(default_factory=list)
-    not_applicable_note: str | None = None
-    checks: list[CheckDefinition] = Field(min_length=1)
-
-
-class RequirementsDefinition(_Strict):
-    version: int = 1
-    human_review_steps: list[str] = Field(default_factory=list)
-    requirements: dict[str, RequirementDefinition]
-
-    @model_validator(mode="after")
-    def _known(self) -> RequirementsDefinition:
-        seen: set[str] = set()
-        for name, req in self.requirements.items():
-            for cond in req.applies_when:
-                if cond not in CONDITIONS:
-                    raise ValueError(
-                        ERR_UNKNOWN_CONDITION.format(check_id=name, condition=cond, known=", ".join(CONDITIONS))
-                    )
-            for chk in req.checks:
-                if chk.id in seen:
-                    raise ValueError(ERR_DUPLICATE_ID.format(check_id=chk.id))
-                seen.add(chk.id)
-                if chk.check not in EVALUATORS:
-                    raise ValueError(
-                        ERR_UNKNOWN_KIND.format(check_id=chk.id, kind=chk.check, known=", ".join(EVALUATORS))
-                    )
-                for cond in chk.applies_when:
-                    if cond not in CONDITIONS:
-                        raise ValueError(
-                            ERR_UNKNOWN_CONDITION.format(check_id=chk.id, condition=cond, known=", ".join(CONDITIONS))
-                        )
-        return self
-
-
-def load_requirements(path: Path | None = None, *, include_dir: Path | None = None) -> RequirementsDefinition:
-    """Read and check ``requirements.yaml`` (raises :class:`GovernanceError` naming the file and the problem)."""
-    path = path or (include_dir or config.include_dir()) / REQUIREMENTS_FILE
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GovernanceError(ERR_REQUIREMENTS_FILE.format(path=path, problem=f"cannot read: {exc.strerror}")) from None
-    except yaml.YAMLError as exc:
-        raise GovernanceError(ERR_REQUIREMENTS_FILE.format(path=path, problem=f"not valid YAML: {exc}")) from None
-    try:
-        return RequirementsDefinition.model_validate(data)
-    except ValidationError as exc:
-        problem = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise GovernanceError(ERR_REQUIREMENTS_FILE.format(path=path, problem=problem)) from None
 
 
 # --------------------------------------------------------------------------- results

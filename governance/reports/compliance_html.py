@@ -1,181 +1,23 @@
-"""Nightly compliance report over many models: JSON for machines, self-contained HTML for people.
+"""The nightly compliance report as one self-contained HTML page, for people.
 
-:func:`nightly_compliance_report` is the one call the nightly task makes: it evaluates the
-compliance of every model (by default the DEPLOYED ones) with
-:func:`governance.compliance.report.evaluate_compliance`, verifying the audit chain once for all of
-them, compares the result with yesterday's JSON (when given), and returns ``(snapshot, html)``.
-
-The HTML needs no network and no other file: inline CSS, no scripts. It opens with the verdict
-(how many models pass, what changed since yesterday), then one summary row per model, then per
-model each requirement's checks with their reasons and the evidence they looked at.
+:func:`render_compliance_html` renders a snapshot of :func:`governance.compliance.snapshot.build_compliance_snapshot`
+(the JSON for machines; the trend is :mod:`governance.compliance.trend`'s). The HTML needs no
+network and no other file: inline CSS, no scripts. It opens with the verdict (how many models
+pass, what changed since yesterday), then one summary row per model, then per model each
+requirement's checks with their reasons and the evidence they looked at.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Mapping
 from html import escape
-from pathlib import Path
 from typing import Any
 
-from governance.audit import format_ts, utc_now
-from governance.checks.base import jsonable
-from governance.errors import GovernanceError
-from governance.lifecycle import ModelStatus
-from governance.store.repository import GovernanceStore, ModelRecord
+from governance.compliance.trend import TREND_FIXED, TREND_NOW_FAILING
 
-SNAPSHOT_VERSION = 1
-TREND_NEW = "new"
-TREND_FIXED = "fixed"
-TREND_NOW_FAILING = "now failing"
-TREND_STILL_FAILING = "still failing"
-TREND_STILL_PASSING = "still passing"
 TREND_NO_BASELINE = "no previous report"
-
-ERR_NO_WORKFLOW = "no approval workflow is defined for risk tier {tier}: {problem}"
-
-
-def _tier_steps(workflow_steps: Mapping[str, Sequence[str]] | None) -> tuple[dict[str, list[str]], str | None]:
-    if workflow_steps is not None:
-        return {k.lower(): list(v) for k, v in workflow_steps.items()}, None
-    try:
-        from governance.workflows import load_workflows
-
-        return {k.lower(): list(v) for k, v in load_workflows().tiers.items()}, None
-    except (ImportError, GovernanceError) as exc:
-        return {}, str(exc)
-
-
-def compare_with_previous(current: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Per-model trend against yesterday's snapshot: new / fixed / now failing / still …, and which checks moved."""
-    if not previous:
-        return {"baseline": None, "models": {}, "removed": [], "failing_before": None}
-    before = {m["model_id"]: m for m in previous.get("models") or []}
-    trends: dict[str, Any] = {}
-    for model in current.get("models") or []:
-        old = before.get(model["model_id"])
-        failing_now = set(_failing_ids(model))
-        if old is None:
-            trends[model["model_id"]] = {"trend": TREND_NEW, "newly_failing": sorted(failing_now), "fixed": []}
-            continue
-        failing_then = set(_failing_ids(old))
-        if model["passed"] and old["passed"]:
-            trend = TREND_STILL_PASSING
-        elif model["passed"]:
-            trend = TREND_FIXED
-        elif old["passed"]:
-            trend = TREND_NOW_FAILING
-        else:
-            trend = TREND_STILL_FAILING
-        trends[model["model_id"]] = {
-            "trend": trend,
-            "newly_failing": sorted(failing_now - failing_then),
-            "fixed": sorted(failing_then - failing_now),
-        }
-    current_ids = {m["model_id"] for m in current.get("models") or []}
-    removed = [f"{m['model']} ({m['model_id']})" for m in before.values() if m["model_id"] not in current_ids]
-    return {
-        "baseline": previous.get("generated_at"),
-        "models": trends,
-        "removed": removed,
-        "failing_before": sum(1 for m in before.values() if not m["passed"]),
-    }
-
-
-def _failing_ids(model: Mapping[str, Any]) -> list[str]:
-    ids = [
-        f"{req}/{check['id']}"
-        for req, body in (model.get("requirements") or {}).items()
-        for check in body.get("checks") or []
-        if not check.get("passed")
-    ]
-    return ids + [f"blocker/{b}" for b in model.get("blockers") or []]
-
-
-def build_compliance_snapshot(
-    *,
-    store: GovernanceStore,
-    models: Sequence[ModelRecord] | None = None,
-    workflow_steps: Mapping[str, Sequence[str]] | None = None,
-    evidence_encrypted_at_rest: bool | None = None,
-    reviewers: Mapping[str, Sequence[str]] | None = None,
-    include_dir: Path | None = None,
-    previous: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Evaluate every model's compliance (default: DEPLOYED models) into one JSON-safe snapshot.
-
-    ``workflow_steps`` maps a risk tier (low…critical) to its approval steps; by default it comes from
-    the workflow definition. ``previous`` is yesterday's snapshot, for the trend.
-    """
-    from governance.compliance.report import evaluate_compliance, load_requirements
-
-    models = list(models) if models is not None else store.list_models(status=ModelStatus.DEPLOYED)
-    tiers, tiers_problem = _tier_steps(workflow_steps)
-    requirements = load_requirements(include_dir=include_dir)
-    chain = store.audit.verify()
-    reports = []
-    for model in models:
-        steps = tiers.get(model.risk_level.lower(), [])
-        report = evaluate_compliance(
-            model=model,
-            store=store,
-            workflow_steps=steps,
-            evidence_encrypted_at_rest=evidence_encrypted_at_rest,
-            reviewers=reviewers,
-            include_dir=include_dir,
-            requirements=requirements,
-            chain=chain,
-        ).to_dict()
-        report["status"] = model.status.value
-        report["workflow_steps"] = steps
-        if model.risk_level.lower() not in tiers:
-            report["notes"] = [ERR_NO_WORKFLOW.format(tier=model.risk_level, problem=tiers_problem or "not in file")]
-        reports.append(report)
-    snapshot: dict[str, Any] = {
-        "version": SNAPSHOT_VERSION,
-        "generated_at": format_ts(utc_now()),
-        "audit_chain": {"ok": chain.ok, "events": chain.count, "summary": chain.summary()},
-        "summary": {
-            "models": len(reports),
-            "passed": sum(1 for r in reports if r["passed"]),
-            "failed": sum(1 for r in reports if not r["passed"]),
-            "failed_checks": sum(len(_failing_ids(r)) for r in reports),
-        },
-        "models": reports,
-    }
-    snapshot["trend"] = compare_with_previous(snapshot, previous)
-    return jsonable(snapshot)
-
-
-def nightly_compliance_report(
-    *,
-    store: GovernanceStore,
-    previous: Mapping[str, Any] | None = None,
-    models: Sequence[ModelRecord] | None = None,
-    workflow_steps: Mapping[str, Sequence[str]] | None = None,
-    evidence_encrypted_at_rest: bool | None = None,
-    include_dir: Path | None = None,
-) -> tuple[dict[str, Any], str]:
-    """``(snapshot JSON, HTML)`` for the nightly compliance report; see :func:`build_compliance_snapshot`.
-
-    ``evidence_encrypted_at_rest`` defaults to the platform's declaration in configuration
-    (:func:`governance.config.evidence_encrypted_at_rest`).
-    """
-    if evidence_encrypted_at_rest is None:
-        from governance import config
-
-        evidence_encrypted_at_rest = config.evidence_encrypted_at_rest()
-    snapshot = build_compliance_snapshot(
-        store=store,
-        models=models,
-        workflow_steps=workflow_steps,
-        evidence_encrypted_at_rest=evidence_encrypted_at_rest,
-        include_dir=include_dir,
-        previous=previous,
-    )
-    return snapshot, render_compliance_html(snapshot)
-
-
-# --------------------------------------------------------------------------- HTML
+"""Shown instead of a trend when there is no previous report to compare with."""
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
@@ -217,8 +59,6 @@ def _evidence_html(evidence: Mapping[str, Any], limit: int = 400) -> str:
 
 
 def _compact(value: Any) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 

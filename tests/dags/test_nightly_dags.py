@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from governance import nightly
 from governance.reports import LocalReportStore
+from governance.store import nightly_reports
+from governance.tasks.bias_audit_nightly import bias_report_keys
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = datetime(2026, 11, 27, tzinfo=UTC)
@@ -111,10 +112,10 @@ def test_bias_audit_dag_maps_one_task_per_deployed_model(airflow_db, env, monkey
     assert all(ti.state == "success" for ti in tis)
     reports = env["reports"]
     for name in ("credit-scorer", "product-recommender"):
-        json_key, html_key = nightly.bias_report_keys(name=name, version=seeded[name]["version"], day=DAY.date())
+        json_key, html_key = bias_report_keys(name=name, version=seeded[name]["version"], day=DAY.date())
         assert json.loads(reports.get(json_key))["provenance"]["model_name"] == name
         assert name in reports.get(html_key).decode()
-    rows = {r["model_id"]: r for r in nightly.list_bias_audits(store=env["store"], report_date=DAY.date())}
+    rows = {r["model_id"]: r for r in nightly_reports.list_bias_audits(store=env["store"], report_date=DAY.date())}
     assert rows[seeded["credit-scorer"]["model_id"]]["bias_detected"] is True
     assert rows[seeded["product-recommender"]["model_id"]]["bias_detected"] is False
     (message,) = fired  # the notifier fired for the flagged model only
@@ -123,7 +124,7 @@ def test_bias_audit_dag_maps_one_task_per_deployed_model(airflow_db, env, monkey
     events = env["store"].audit.count()
     assert dag.test(logical_date=DAY).state == "success"  # rerun: nothing new
     assert env["store"].audit.count() == events and len(fired) == 1
-    assert len(nightly.list_bias_audits(store=env["store"])) == 2
+    assert len(nightly_reports.list_bias_audits(store=env["store"])) == 2
 
 
 def test_compliance_report_dag_writes_the_days_report_with_trend(airflow_db, env):
@@ -132,7 +133,7 @@ def test_compliance_report_dag_writes_the_days_report_with_trend(airflow_db, env
     reports, store = env["reports"], env["store"]
     first = json.loads(reports.get("compliance/2026-11-27/report.json"))
     assert first["summary"]["models"] == 2 and first["trend"]["baseline"] is None
-    recorded = store.audit.query(event_type=nightly.EVENT_COMPLIANCE_RECORDED).events
+    recorded = store.audit.query(event_type=nightly_reports.EVENT_COMPLIANCE_RECORDED).events
     assert len(recorded) == 2
 
     # a manual run without a logical date, asking for the next day: trend against the 27th
@@ -148,4 +149,4 @@ def test_compliance_report_dag_writes_the_days_report_with_trend(airflow_db, env
     events = store.audit.count()
     assert dag.test(logical_date=DAY).state == "success"  # rerun of the 27th: nothing new
     assert store.audit.count() == events
-    assert [r["models"] for r in nightly.list_compliance_reports(store=store)] == [2, 2]
+    assert [r["models"] for r in nightly_reports.list_compliance_reports(store=store)] == [2, 2]

@@ -19,9 +19,11 @@ from typing import Any
 
 import pytest
 
-from governance import nightly
 from governance.embedded.demo_registry import seed_demo_registry
 from governance.reports.store import ReportStore
+from governance.store import nightly_reports
+from governance.tasks.bias_audit_nightly import bias_report_keys
+from governance.tasks.compliance_report_nightly import compliance_report_keys
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -105,13 +107,13 @@ def test_nightly_reports_on_a_real_airflow(airflow, as_user, gov_store, monkeypa
         if t["task_id"] == "audit_model"
     }
     for model, verdict in ((credit, "Screening flag raised"), (recommender, "No screening flag raised")):
-        json_key, html_key = nightly.bias_report_keys(name=model["name"], version=model["version"], day=day)
+        json_key, html_key = bias_report_keys(name=model["name"], version=model["version"], day=day)
         report = json.loads(reports.get(json_key))
         assert report["provenance"]["model_id"] == model["model_id"] and report["rows"] == 20000
         html = reports.get(html_key).decode()
         assert f"{model['name']} {model['version']}" in html and verdict in html
         assert tis[f"{model['name']} {model['version']}"]["state"] == "success"
-    (event,) = _events(gov_store, credit["model_id"], nightly.EVENT_BIAS_RECORDED, day)
+    (event,) = _events(gov_store, credit["model_id"], nightly_reports.EVENT_BIAS_RECORDED, day)
     assert [(f["attribute"], f["groups"]) for f in event.details["flagged"]] == [("age_band", ["66+"])]
     flagged_ti = tis[f"credit-scorer {credit['version']}"]
     log = _task_log(admin, "bias_audit_nightly", run["dag_run_id"], "audit_model", flagged_ti["map_index"])
@@ -119,11 +121,11 @@ def test_nightly_reports_on_a_real_airflow(airflow, as_user, gov_store, monkeypa
 
     # --- compliance report over every deployed model: the day before, then the day (trend against it)
     _run(admin, "compliance_report_nightly", day - timedelta(days=1))
-    yesterday = json.loads(reports.get(nightly.compliance_report_keys(day - timedelta(days=1))[0]))
+    yesterday = json.loads(reports.get(compliance_report_keys(day - timedelta(days=1))[0]))
     run = _run(admin, "compliance_report_nightly", day)
     summary = admin.xcom("compliance_report_nightly", run["dag_run_id"], "compliance_report")
     assert summary["report_date"] == day.isoformat()
-    json_key, html_key = nightly.compliance_report_keys(day)
+    json_key, html_key = compliance_report_keys(day)
     snapshot = json.loads(reports.get(json_key))
     assert snapshot["trend"]["baseline"] == yesterday["generated_at"]
     assert snapshot["trend"]["models"][credit["model_id"]]["trend"] in ("still passing", "still failing")
@@ -134,6 +136,6 @@ def test_nightly_reports_on_a_real_airflow(airflow, as_user, gov_store, monkeypa
     assert ("models fail compliance" in html) or ("models pass compliance" in html)
     assert "Since the report of" in html
     for model in (credit, recommender):
-        events = _events(gov_store, model["model_id"], nightly.EVENT_COMPLIANCE_RECORDED, day)
+        events = _events(gov_store, model["model_id"], nightly_reports.EVENT_COMPLIANCE_RECORDED, day)
         assert [e.details["passed"] for e in events] == [models[model["model_id"]]["passed"]]
     assert gov_store.audit.verify().ok

@@ -1,4 +1,5 @@
-"""Nightly compliance report: snapshot JSON over many models, trend against yesterday, self-contained HTML."""
+"""The compliance snapshot over many models (governance.compliance.snapshot), its trend against yesterday
+(governance.compliance.trend), and the HTML page rendered from it (governance.reports.compliance_html)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import re
 
 import pytest
 
-from governance.lifecycle import ModelStatus
+from governance.compliance import snapshot as snap
+from governance.compliance import trend as tr
 from governance.reports import compliance_html as ch
 from governance.store import GovernanceStore
 from tests.checks.conftest import INCLUDE, REVIEWERS, submit
+from tests.compliance.conftest import deploy
 
 TIERS = {
     "low": ["automated_checks"],
@@ -20,16 +23,9 @@ TIERS = {
 }
 
 
-def deploy(store: GovernanceStore, card_file: str, *, owner: str = "alice", **changes):
-    model = submit(store, card_file, owner=owner, **changes)
-    store.transition(model.id, ModelStatus.APPROVED, actor="governance", approved_by=["approver1"])
-    store.transition(model.id, ModelStatus.DEPLOYED, actor=owner)
-    return store.get(model.id)
-
-
 def snapshot(store: GovernanceStore, **kwargs):
     kwargs.setdefault("evidence_encrypted_at_rest", True)
-    return ch.build_compliance_snapshot(
+    return snap.build_compliance_snapshot(
         store=store, workflow_steps=TIERS, reviewers=REVIEWERS, include_dir=INCLUDE, **kwargs
     )
 
@@ -54,9 +50,9 @@ def test_snapshot_trend_and_html(sqlite_store: GovernanceStore, monkeypatch: pyt
 
     today = snapshot(sqlite_store, evidence_encrypted_at_rest=False, previous=yesterday)
     trend = today["trend"]["models"]
-    assert trend[credit.id]["trend"] == ch.TREND_NOW_FAILING
+    assert trend[credit.id]["trend"] == tr.TREND_NOW_FAILING
     assert trend[credit.id]["newly_failing"] == ["GDPR/GDPR-32-ENCRYPTION"]
-    assert trend[tagger.id] == {"trend": ch.TREND_STILL_FAILING, "newly_failing": [], "fixed": []}
+    assert trend[tagger.id] == {"trend": tr.TREND_STILL_FAILING, "newly_failing": [], "fixed": []}
     assert today["trend"]["failing_before"] == 1
 
     html = ch.render_compliance_html(today)
@@ -76,28 +72,7 @@ def test_removed_and_fixed_models(sqlite_store: GovernanceStore) -> None:
         "models": [*failing["models"], {**failing["models"][0], "model_id": "m-gone", "model": "old 0.1.0"}],
     }
     today = snapshot(sqlite_store, previous=gone)
-    assert today["trend"]["models"][credit.id]["trend"] == ch.TREND_FIXED
+    assert today["trend"]["models"][credit.id]["trend"] == tr.TREND_FIXED
     assert today["trend"]["models"][credit.id]["fixed"] == ["GDPR/GDPR-32-ENCRYPTION"]
     assert today["trend"]["removed"] == ["old 0.1.0 (m-gone)"]
     assert "No longer in scope since the previous report" in ch.render_compliance_html(today)
-
-
-def test_nightly_report_with_default_workflow(sqlite_store: GovernanceStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    workflows = pytest.importorskip("governance.workflows")
-    monkeypatch.setenv("GOVERNANCE_EVIDENCE_ENCRYPTED_AT_REST", "true")
-    deploy(sqlite_store, "critical_clinical_triage.yaml")
-    data, html = ch.nightly_compliance_report(store=sqlite_store, include_dir=INCLUDE)
-    encryption = next(
-        c for c in data["models"][0]["requirements"]["HIPAA"]["checks"] if c["id"] == "HIPAA-164.312(a)(2)(iv)"
-    )
-    assert encryption["passed"] and encryption["evidence"]["declared"] is True
-    model = data["models"][0]
-    assert model["workflow_steps"] == list(workflows.load_workflows().tiers["critical"])
-    assert data["summary"]["models"] == 1
-    assert "clinical-triage 3.0.0" in html
-
-
-def test_empty_scope_renders() -> None:
-    empty = {"generated_at": "2026-11-27T00:00:00Z", "summary": {"models": 0, "passed": 0, "failed": 0}, "models": []}
-    html = ch.render_compliance_html(empty)
-    assert "All 0 models pass compliance" in html and "No model in scope." in html
