@@ -26,14 +26,13 @@ audit event); days before it are archived by the first run all the same.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from typing import Any
 
 from airflow.sdk import dag, task
 
 from governance import config
-
-_DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(minutes=5)}
+from governance.orchestration.defaults import SCHEDULED_DEFAULT_ARGS
 
 
 @dag(
@@ -44,7 +43,7 @@ _DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(m
     max_active_runs=1,  # days are archived in order: each digest links to the previous one
     doc_md=__doc__,
     tags=["governance", "audit"],
-    default_args=_DEFAULT_ARGS,
+    default_args=SCHEDULED_DEFAULT_ARGS,
 )
 def audit_archive() -> None:
     @task
@@ -53,15 +52,15 @@ def audit_archive() -> None:
     ) -> dict[str, Any]:
         # A manual run has no data interval in Airflow 3 (no logical date): the context then
         # has no such keys, and the run archives up to the start of the current UTC day.
-        from governance.tasks.audit_archive import archive_interval
+        from governance.tasks import audit_archive
 
-        return archive_interval(data_interval_start=data_interval_start, data_interval_end=data_interval_end)
+        return audit_archive.archive(data_interval_start=data_interval_start, data_interval_end=data_interval_end)
 
     @task
     def validate(summary: dict[str, Any]) -> dict[str, Any]:
-        from governance.tasks.audit_archive import validate_interval
+        from governance.tasks import audit_archive
 
-        return validate_interval(summary)
+        return audit_archive.validate(summary)
 
     validate(archive())
 

@@ -26,15 +26,15 @@ one replaces the day's reports and writes one `bias_audit.updated` event.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import dag, task
 
+from governance.orchestration.defaults import SCHEDULED_DEFAULT_ARGS
 from governance.orchestration.forms import report_date_param
 from governance.orchestration.notifiers import LogNotifier
 
-_DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(minutes=5)}
 BIAS_NOTIFIERS = (LogNotifier,)
 """Notifier classes fired with the flag's message (add e.g. a Slack or SMTP notifier here)."""
 
@@ -56,7 +56,7 @@ def _notify(context: Any) -> Any:
     max_active_runs=1,
     doc_md=__doc__,
     tags=["governance", "bias", "nightly"],
-    default_args=_DEFAULT_ARGS,
+    default_args=SCHEDULED_DEFAULT_ARGS,
     params={"report_date": report_date_param("Day to audit (YYYY-MM-DD); empty = the run's own day")},
 )
 def bias_audit_nightly() -> None:

@@ -20,14 +20,13 @@ write `compliance_report.updated` events for the models whose result changed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import dag, task
 
+from governance.orchestration.defaults import SCHEDULED_DEFAULT_ARGS
 from governance.orchestration.forms import report_date_param
-
-_DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(minutes=5)}
 
 
 @dag(
@@ -38,7 +37,7 @@ _DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(m
     max_active_runs=1,
     doc_md=__doc__,
     tags=["governance", "compliance", "nightly"],
-    default_args=_DEFAULT_ARGS,
+    default_args=SCHEDULED_DEFAULT_ARGS,
     params={"report_date": report_date_param("Day of the report (YYYY-MM-DD); empty = the run's own day")},
 )
 def compliance_report_nightly() -> None:

@@ -2,7 +2,8 @@
 
 Generated from ``include/workflows/approval.yaml`` and ``include/reviewer_groups.yaml``:
 edit those files and the DAGs change at the next parse. Each DAG's own ``doc_md`` lists its
-steps. The logic lives in ``governance.approval``; this file only builds the DAGs.
+steps. ``governance.orchestration.dag_factory`` builds them; each task body is one call into
+``governance.tasks.model_approval``.
 """
 
 from __future__ import annotations

@@ -23,15 +23,14 @@ A refused card writes nothing; the run fails at `validate_card` listing every pr
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 
+from governance.orchestration.defaults import ON_DEMAND_DEFAULT_ARGS
 from governance.orchestration.forms import card_params
-
-_DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(seconds=5)}
 
 
 @dag(
@@ -41,36 +40,35 @@ _DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(s
     catchup=False,
     doc_md=__doc__,
     tags=["governance", "submission"],
-    default_args=_DEFAULT_ARGS,
+    default_args=ON_DEMAND_DEFAULT_ARGS,
     params=card_params(),
     max_active_runs=16,
 )
 def model_submission() -> None:
     @task(retries=0)
     def validate_card(*, dag_run: Any) -> dict[str, Any]:
-        from governance import approval
+        from governance.tasks import model_submission
 
         # the conf alone: the run's params also hold the form's defaults for fields left out
-        card = approval.card_from_trigger(conf=dag_run.conf)
-        return approval.validate_submission(card=card)
+        return model_submission.validate_card(conf=dag_run.conf)
 
     @task(retries=0)
     def register(card: dict[str, Any], *, dag_run: Any, run_id: str) -> dict[str, Any]:
-        from governance import approval
+        from governance.tasks import model_submission
 
-        return approval.register_submission(card=card, submitter=dag_run.triggering_user_name, run_id=run_id)
+        return model_submission.register(card=card, submitter=dag_run.triggering_user_name, run_id=run_id)
 
     @task
     def assess_risk(registered: dict[str, Any], *, run_id: str) -> dict[str, Any]:
-        from governance import approval
+        from governance.tasks import model_submission
 
-        return approval.assess_submission(model_id=registered["model_id"], run_id=run_id)
+        return model_submission.assess_risk(model_id=registered["model_id"], run_id=run_id)
 
     @task
     def request_review(assessed: dict[str, Any], *, run_id: str) -> dict[str, Any]:
-        from governance import approval
+        from governance.tasks import model_submission
 
-        return approval.request_review(model_id=assessed["model_id"], run_id=run_id)
+        return model_submission.request_review(model_id=assessed["model_id"], run_id=run_id)
 
     assessed = assess_risk(register(validate_card()))
     pending = request_review(assessed)

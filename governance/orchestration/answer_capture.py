@@ -45,14 +45,14 @@ def model_id_from_run(run_id: str) -> str | None:
 
 def record_patch(*, dag_id: str, run_id: str, task_id: str, response: dict[str, Any]) -> bool:
     """Store the answer a successful PATCH returned; returns False if it is not ours to record."""
-    from governance import approval
+    from governance.tasks import model_approval
 
     model_id = model_id_from_run(run_id) or _model_id_from_conf(dag_id, run_id)
     if model_id is None:
         return False
-    step, definition = approval.step_for_task(task_id)
+    step, definition = model_approval.step_for_task(task_id)
     user = response.get("responded_by") or {}
-    approval.record_answer(
+    model_approval.record_answer(
         model_id=model_id,
         run_id=run_id,
         step=step,
@@ -84,8 +84,8 @@ def state_changes(body: dict[str, Any], task_id: str | None) -> list[tuple[str, 
 
 def record_state_patch(*, dag_id: str, run_id: str, changes: list[tuple[str, str]], user: str) -> int:
     """Record each review task set to a final state by hand; returns how many were recorded."""
-    from governance import approval
     from governance.errors import GovernanceError
+    from governance.tasks import model_approval
 
     changes = [(t, s) for t, s in changes if s in HAND_STATES]
     if not changes:
@@ -96,10 +96,10 @@ def record_state_patch(*, dag_id: str, run_id: str, changes: list[tuple[str, str
     recorded = 0
     for task_id, state in changes:
         try:
-            approval.step_for_task(task_id)
+            model_approval.step_for_task(task_id)
         except GovernanceError:
             continue  # not a review task (automated steps, record_decision)
-        recorded += approval.record_task_set_by_hand(
+        recorded += model_approval.record_task_set_by_hand(
             model_id=model_id, run_id=run_id, task_id=task_id, state=state, user=user
         )
     return recorded

@@ -1,4 +1,5 @@
-"""Builds the approval DAGs (one per risk tier) from the workflow definition."""
+"""Builds the approval DAGs ``model_approval_<tier>`` (one per risk tier) from the workflow
+definition; each task body is one call into ``governance.tasks.model_approval``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from governance.orchestration.defaults import ON_DEMAND_DEFAULT_ARGS
 from governance.orchestration.operators import GovernanceReviewOperator
 from governance.workflows import OPTIONS, StepKind, WorkflowDefinition
 
 MODEL_ID_SCHEMA = {"type": "string", "pattern": "^m-[0-9a-f]{12}$", "description": "id of a REVIEW_PENDING model"}
-DEFAULT_ARGS = {"owner": "governance", "retries": 2, "retry_delay": timedelta(seconds=5)}
 START = datetime(2026, 1, 1)
 
 
@@ -51,7 +52,7 @@ def build_approval_dag(tier: str, wf: WorkflowDefinition) -> DAG:
         catchup=False,
         doc_md=_doc(tier, wf),
         tags=["governance", "approval", tier],
-        default_args=DEFAULT_ARGS,
+        default_args=ON_DEMAND_DEFAULT_ARGS,
         params={
             "model_id": Param(
                 type="string", pattern=MODEL_ID_SCHEMA["pattern"], description=MODEL_ID_SCHEMA["description"]
@@ -69,9 +70,9 @@ def build_approval_dag(tier: str, wf: WorkflowDefinition) -> DAG:
 
         @task(task_id="record_decision", trigger_rule="all_done")
         def record_decision(*, params: dict[str, Any], run_id: str) -> dict[str, Any]:
-            from governance import approval
+            from governance.tasks import model_approval
 
-            return approval.finalize(model_id=params["model_id"], run_id=run_id, tier=tier)
+            return model_approval.record_decision(model_id=params["model_id"], run_id=run_id, tier=tier)
 
         previous >> record_decision()
     return dag
@@ -82,9 +83,9 @@ def _step_tasks(name: str, step: Any, tier: str) -> list[Any]:
 
         @task(task_id=name)
         def automated(*, params: dict[str, Any], run_id: str) -> dict[str, Any]:
-            from governance import approval
+            from governance.tasks import model_approval
 
-            result = approval.run_automated_step(model_id=params["model_id"], run_id=run_id, tier=tier, step=name)
+            result = model_approval.automated_checks(model_id=params["model_id"], run_id=run_id, tier=tier, step=name)
             if not result["passed"]:
                 raise AirflowSkipException("automated checks failed: " + "; ".join(result["reasons"]))
             return result
@@ -95,9 +96,9 @@ def _step_tasks(name: str, step: Any, tier: str) -> list[Any]:
 
         @task(task_id=name)
         def compliance(*, params: dict[str, Any], run_id: str) -> dict[str, Any]:
-            from governance import approval
+            from governance.tasks import model_approval
 
-            result = approval.run_compliance_step(model_id=params["model_id"], run_id=run_id, tier=tier, step=name)
+            result = model_approval.compliance_check(model_id=params["model_id"], run_id=run_id, tier=tier, step=name)
             if not result["passed"]:
                 raise AirflowSkipException("compliance checks failed: " + "; ".join(result["reasons"]))
             return result

@@ -17,8 +17,8 @@ def card_params() -> dict[str, Param]:
     names a card file (only the embedded default sets it, to the CRITICAL demo card), the form
     starts filled with its values. Airflow then also uses them for any field a REST or CLI
     trigger leaves out, in its trigger-time check and in the run's ``params``; they never become
-    part of a submission: the card is the run's conf alone (``approval.card_from_trigger``), and
-    ``validate_card`` refuses one that lacks required fields. Optional fields accept ``null``
+    part of a submission: the card is the run's conf alone, and the task ``validate_card``
+    (``governance.tasks.model_submission.validate_card``) refuses one that lacks required fields. Optional fields accept ``null``
     (= not given) whether or not they are pre-filled, so a form user can clear one.
     """
     from governance.cards import card_field_schemas, parse_card_text

@@ -1,4 +1,6 @@
-"""Notifiers fired when a review request expires unanswered (a log notifier by default)."""
+"""Notifiers of the governance DAGs (``governance/orchestration/notifiers.py``): ``LogNotifier``,
+the default one, fired when a review request expires unanswered (``GovernanceReviewOperator``)
+and when a nightly bias audit raises its screening flag (``dags/bias_audit_nightly.py``)."""
 
 from __future__ import annotations
 

@@ -61,12 +61,12 @@ class GovernanceReviewOperator(HITLOperator):
         self.timeout_notifiers = list(timeout_notifiers) if timeout_notifiers else [LogNotifier()]
 
     def execute(self, context: Any) -> Any:
-        from governance import approval
+        from governance.tasks import model_approval
 
         model_id, run_id = context["params"]["model_id"], context["run_id"]
         # Any execution of this task, whatever its try number, first looks for an answer already
         # on record: after the fast-answer race Airflow may rerun a stale workload as try 1.
-        prior = approval.recorded_answer(model_id=model_id, run_id=run_id, task_id=self.task_id)
+        prior = model_approval.recorded_answer(model_id=model_id, run_id=run_id, task_id=self.task_id)
         if prior is not None:
             self.log.info(
                 "%s already answered %s (recorded when the answer was given); not asking again",
@@ -83,7 +83,7 @@ class GovernanceReviewOperator(HITLOperator):
                     "responded_by_user": {"id": prior["actor"], "name": prior["actor"]},
                 },
             )
-        req = approval.review_request(
+        req = model_approval.review_request(
             model_id=model_id,
             run_id=run_id,
             tier=self.tier,
@@ -99,20 +99,13 @@ class GovernanceReviewOperator(HITLOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        from governance import approval
+        from governance.tasks import model_approval
 
-        if "error" in event:  # timed out with no defaults (kept for safety)
-            event = {
-                "chosen_options": [self.options[-1]],
-                "params_input": {},
-                "responded_at": None,
-                "responded_by_user": None,
-            }
-            result: dict[str, Any] = dict(event)
-        else:
-            result = dict(super().execute_complete(context=context, event=event))
+        # A timeout resumes here too: with the request's defaults (the negative answer, always
+        # set) and no responder, so the answer is recorded as a timeout.
+        result = dict(super().execute_complete(context=context, event=event))
         user = result.get("responded_by_user")
-        outcome = approval.record_answer(
+        outcome = model_approval.record_answer(
             model_id=context["params"]["model_id"],
             run_id=context["run_id"],
             step=self.step,

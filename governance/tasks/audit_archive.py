@@ -1,4 +1,5 @@
-"""What the ``audit_archive`` DAG's tasks call: one function per task, Airflow-agnostic.
+"""What the ``audit_archive`` DAG's tasks do: ``governance.tasks.audit_archive.<task>`` (``archive``,
+``validate``), Airflow-free.
 
 A DAG run's data interval says which day it is about. With ``schedule="@daily"`` Airflow 3
 uses ``CronTriggerTimetable`` by default, whose interval is a single point (start == end ==
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from governance._util import as_utc
 from governance.archive import AuditArchive, closed_until, parse_day
 from governance.errors import GovernanceError
 from governance.s3 import AIRFLOW_CONN_ID
@@ -47,8 +49,7 @@ def interval_days(
     last = until - timedelta(days=1)
     first = last
     if data_interval_start is not None:
-        start = data_interval_start if data_interval_start.tzinfo else data_interval_start.replace(tzinfo=UTC)
-        first = min(start.astimezone(UTC).date(), last)
+        first = min(as_utc(data_interval_start).date(), last)
     return IntervalDays(until=until, first=first, last=last)
 
 
@@ -64,28 +65,28 @@ def _archive(airflow_conn_id: str | None) -> Iterator[AuditArchive]:
         engine.dispose()
 
 
-def archive_interval(
+def archive(
     *,
     data_interval_start: datetime | None,
     data_interval_end: datetime | None,
     airflow_conn_id: str | None = AIRFLOW_CONN_ID,
 ) -> dict[str, Any]:
-    """Archive every closed day up to the run's interval; recheck the run's own day(s)."""
+    """Task ``archive``: archive every closed day up to the run's interval; recheck the run's own day(s)."""
     days = interval_days(data_interval_start=data_interval_start, data_interval_end=data_interval_end)
-    with _archive(airflow_conn_id) as archive:
-        result = archive.archive(until=days.until, recheck_from=days.first)
+    with _archive(airflow_conn_id) as audit_archive:
+        result = audit_archive.archive(until=days.until, recheck_from=days.first)
     log.info("%s", result.summary())
     out = result.to_dict()
     out.update(validate_from=days.first.isoformat(), validate_to=days.last.isoformat())
     return out
 
 
-def validate_interval(summary: Mapping[str, Any], *, airflow_conn_id: str | None = AIRFLOW_CONN_ID) -> dict[str, Any]:
-    """Validate the days :func:`archive_interval` reported; raise on any problem."""
+def validate(summary: Mapping[str, Any], *, airflow_conn_id: str | None = AIRFLOW_CONN_ID) -> dict[str, Any]:
+    """Task ``validate``: validate the days :func:`archive` reported; raise on any problem."""
     first = parse_day(str(summary["validate_from"]), name="validate_from")
     last = parse_day(str(summary["validate_to"]), name="validate_to")
-    with _archive(airflow_conn_id) as archive:
-        report = archive.validate(from_day=first, to_day=last)
+    with _archive(airflow_conn_id) as audit_archive:
+        report = audit_archive.validate(from_day=first, to_day=last)
     for problem in report.problems:
         log.error("%s", problem.line())
     if not report.ok:

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from governance import approval
 from governance.orchestration.answer_capture import HITLAnswerCapture, model_id_from_run
+from governance.tasks import model_approval
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,7 +53,10 @@ def test_accepted_answer_is_recorded_at_once(pending_medium):
         "approve",
         "ok",
     )
-    assert approval.recorded_answer(model_id=model_id, run_id=run_id, task_id="security_review")["actor"] == "security"
+    assert (
+        model_approval.recorded_answer(model_id=model_id, run_id=run_id, task_id="security_review")["actor"]
+        == "security"
+    )
 
 
 def test_refused_answer_is_not_recorded(pending_medium):
@@ -83,7 +86,7 @@ def test_retried_review_task_reuses_the_recorded_answer(pending_medium):
 
     store, model_id = pending_medium
     run_id = f"approval__{model_id}__r"
-    approval.record_answer(
+    model_approval.record_answer(
         model_id=model_id,
         run_id=run_id,
         step="security_review",
@@ -111,5 +114,5 @@ def test_retried_review_task_reuses_the_recorded_answer(pending_medium):
         assert out["responded_by_user"]["id"] == "security"
         assert out["chosen_options"] == ["Pass"]
         assert len(store.list_decisions(model_id)) == 1
-    assert approval.step_for_task("stakeholder_review_2")[0] == "stakeholder_review"
-    assert approval.step_for_task("compliance_check_confirm")[0] == "compliance_check"
+    assert model_approval.step_for_task("stakeholder_review_2")[0] == "stakeholder_review"
+    assert model_approval.step_for_task("compliance_check_confirm")[0] == "compliance_check"

@@ -188,9 +188,9 @@ def test_tier_mismatch_is_refused(dags, api, gov):
 def test_a_prohibited_practice_is_rejected_at_every_tier(dags, api, gov, tier):
     """EU AI Act Art. 5: a declared prohibited practice ends every tier's workflow in a
     rejection naming Art. 5 and the practice, before any reviewer is asked."""
-    from governance.approval import EU_AI_ACT_STEP
     from governance.cards import ProhibitedPractice
     from governance.risk import ERR_PROHIBITED_PRACTICE
+    from governance.tasks.model_approval import EU_AI_ACT_STEP
 
     card = load_card(CARDS / TIER_CARDS[tier]).model_copy(
         update={"version": "9.9.7", "prohibited_practices": [ProhibitedPractice.SOCIAL_SCORING]}

@@ -9,10 +9,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from governance import approval
 from governance.lifecycle import ModelStatus
 from governance.orchestration import answer_capture
 from governance.orchestration.answer_capture import HITLAnswerCapture, state_changes
+from governance.tasks import model_approval
 
 
 def _automated_passed(store, model_id: str, run_id: str) -> None:
@@ -56,7 +56,7 @@ def _unanswered_events(store, model_id: str) -> list:
     return [
         e
         for e in store.audit.query(model_id=model_id, event_type="model.evidence_recorded", limit=1000).events
-        if e.details["kind"] == approval.ENDED_UNANSWERED
+        if e.details["kind"] == model_approval.ENDED_UNANSWERED
     ]
 
 
@@ -70,15 +70,15 @@ def test_marked_success_by_the_owner_is_the_reason_and_one_event(pending_medium,
     assert client.patch(path, json={"new_state": "success"}).status_code == 200  # a second click: no new event
     [event] = _unanswered_events(store, model_id)
     assert (event.actor, event.details["step"], event.details["passed"]) == ("owner", "security_review", False)
-    out = approval.finalize(model_id=model_id, run_id=run_id, tier="medium")
-    how = approval.REASON_SET_BY_HAND.format(state="success", user="owner")
-    why = approval.REASON_UNANSWERED.format(task_id="security_review", how=how)
+    out = model_approval.record_decision(model_id=model_id, run_id=run_id, tier="medium")
+    how = model_approval.REASON_SET_BY_HAND.format(state="success", user="owner")
+    why = model_approval.REASON_UNANSWERED.format(task_id="security_review", how=how)
     assert out["reasons"] == [why]
     model = store.get(model_id)
     assert model.status == ModelStatus.DEVELOPMENT
     assert model.status_reason == f"security_review: {why}"
     assert "ended without a reviewer's answer" in model.status_reason and "distinct approvers" not in why
-    assert len(_unanswered_events(store, model_id)) == 1  # finalize added none
+    assert len(_unanswered_events(store, model_id)) == 1  # record_decision added none
 
 
 def test_bulk_and_map_index_routes_are_seen_dry_runs_and_refusals_are_not(pending_medium, as_owner):
@@ -95,7 +95,7 @@ def test_bulk_and_map_index_routes_are_seen_dry_runs_and_refusals_are_not(pendin
     assert client.patch(f"{base}/taskInstances", json=bulk).status_code == 200
     [event] = _unanswered_events(store, model_id)
     assert event.actor == "owner"
-    evidence = next(e for e in store.list_evidence(model_id) if e["kind"] == approval.ENDED_UNANSWERED)
+    evidence = next(e for e in store.list_evidence(model_id) if e["kind"] == model_approval.ENDED_UNANSWERED)
     assert (evidence["details"]["state"], evidence["details"]["by"]) == ("failed", "owner")
 
 
@@ -115,7 +115,7 @@ def test_an_answered_review_marked_by_hand_keeps_its_answer(pending_medium, as_o
     store, model_id = pending_medium
     run_id = f"approval__{model_id}__r2"
     _automated_passed(store, model_id, run_id)
-    approval.record_answer(
+    model_approval.record_answer(
         model_id=model_id,
         run_id=run_id,
         step="security_review",
@@ -130,21 +130,26 @@ def test_an_answered_review_marked_by_hand_keeps_its_answer(pending_medium, as_o
         json={"new_state": "success"},
     )
     assert _unanswered_events(store, model_id) == []
-    assert approval.finalize(model_id=model_id, run_id=run_id, tier="medium")["status"] == "APPROVED"
+    assert model_approval.record_decision(model_id=model_id, run_id=run_id, tier="medium")["status"] == "APPROVED"
 
 
 def test_unanswered_without_a_witness_says_so_and_records_one_event(pending_medium):
     """Nobody was seen setting the state (the task failed, or the change bypassed the API
-    server): the reason says no answer was given, and finalize writes the one event."""
+    server): the reason says no answer was given, and record_decision writes the one event."""
     store, model_id = pending_medium
     run_id = f"approval__{model_id}__r3"
     _automated_passed(store, model_id, run_id)
-    out = approval.finalize(model_id=model_id, run_id=run_id, tier="medium")
-    why = approval.REASON_UNANSWERED.format(task_id="security_review", how=approval.REASON_NO_ANSWER_UNKNOWN)
+    out = model_approval.record_decision(model_id=model_id, run_id=run_id, tier="medium")
+    why = model_approval.REASON_UNANSWERED.format(
+        task_id="security_review", how=model_approval.REASON_NO_ANSWER_UNKNOWN
+    )
     assert out["reasons"] == [why]
     [event] = _unanswered_events(store, model_id)
-    assert event.actor == approval.SYSTEM_ACTOR
-    assert approval.finalize(model_id=model_id, run_id=run_id, tier="medium")["note"] == "decision already recorded"
+    assert event.actor == model_approval.SYSTEM_ACTOR
+    assert (
+        model_approval.record_decision(model_id=model_id, run_id=run_id, tier="medium")["note"]
+        == "decision already recorded"
+    )
     assert len(_unanswered_events(store, model_id)) == 1
 
 
@@ -153,7 +158,7 @@ def test_a_rejection_is_still_a_rejection(pending_medium):
     store, model_id = pending_medium
     run_id = f"approval__{model_id}__r4"
     _automated_passed(store, model_id, run_id)
-    approval.record_answer(
+    model_approval.record_answer(
         model_id=model_id,
         run_id=run_id,
         step="security_review",
@@ -163,6 +168,6 @@ def test_a_rejection_is_still_a_rejection(pending_medium):
         comment="no",
         responder="security",
     )
-    out = approval.finalize(model_id=model_id, run_id=run_id, tier="medium")
+    out = model_approval.record_decision(model_id=model_id, run_id=run_id, tier="medium")
     assert out["reasons"] == ["rejected by security: no"]
     assert _unanswered_events(store, model_id) == []

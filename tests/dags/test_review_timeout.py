@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from governance import approval
+from governance.tasks import model_approval
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,16 +69,16 @@ def test_timeout_is_a_rejection_with_notification(pending_medium, caplog, capfd)
     with caplog.at_level(logging.WARNING, logger="governance.notifications"):
         with pytest.raises(AirflowSkipException) as skipped:
             op.execute_complete(_context(model_id), event=timeout_event)
-    assert approval.TIMED_OUT in str(skipped.value)
+    assert model_approval.TIMED_OUT in str(skipped.value)
     logged = [r.getMessage() for r in caplog.records] + capfd.readouterr().out.splitlines()
     assert any("governance notification" in line and "timed out" in line and model_id in line for line in logged)
     [decision] = store.list_decisions(model_id)
     assert (decision["actor"], decision["decision"], decision["comment"]) == (
-        approval.TIMEOUT_ACTOR,
+        model_approval.TIMEOUT_ACTOR,
         "timeout",
-        approval.TIMED_OUT,
+        model_approval.TIMED_OUT,
     )
-    result = approval.finalize(model_id=model_id, run_id="run-1", tier="medium")
+    result = model_approval.record_decision(model_id=model_id, run_id="run-1", tier="medium")
     assert result["status"] == "DEVELOPMENT"
     model = store.get(model_id)
     assert model.status_reason == "security_review: timed out"
@@ -101,7 +101,9 @@ def test_answer_is_recorded_with_the_responder_from_the_event(pending_medium):
     # a rerun of the same resume never duplicates the decision
     op.execute_complete(_context(model_id), event=event)
     assert len(store.list_decisions(model_id)) == 1
-    assert approval.finalize(model_id=model_id, run_id="run-1", tier="medium")["approved_by"] == ["security"]
+    assert model_approval.record_decision(model_id=model_id, run_id="run-1", tier="medium")["approved_by"] == [
+        "security"
+    ]
 
 
 def test_owner_answer_never_counts(pending_medium):
@@ -116,4 +118,4 @@ def test_owner_answer_never_counts(pending_medium):
     }
     with pytest.raises(AirflowSkipException):
         _operator().execute_complete(_context(model_id), event=event)
-    assert approval.finalize(model_id=model_id, run_id="run-1", tier="medium")["status"] == "DEVELOPMENT"
+    assert model_approval.record_decision(model_id=model_id, run_id="run-1", tier="medium")["status"] == "DEVELOPMENT"

@@ -9,8 +9,8 @@ import urllib.parse
 
 import pytest
 
-from governance import approval
 from governance.lifecycle import ModelStatus
+from governance.tasks import model_approval
 from tests.e2e.helpers import demo_card, submit_and_get_model, wait_for_decision, wait_for_review
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -29,15 +29,15 @@ def test_owner_marking_their_review_success_is_recorded_as_such(as_user, gov_sto
     decided = wait_for_decision(admin, model_id, "medium")
     assert decided["run"]["state"] == "success"
     model = gov_store.get(model_id)
-    how = approval.REASON_SET_BY_HAND.format(state="success", user="owner")
-    why = approval.REASON_UNANSWERED.format(task_id="security_review", how=how)
+    how = model_approval.REASON_SET_BY_HAND.format(state="success", user="owner")
+    why = model_approval.REASON_UNANSWERED.format(task_id="security_review", how=how)
     assert model.status == ModelStatus.DEVELOPMENT and model.approved_by is None
     assert model.status_reason == f"security_review: {why}"
     assert gov_store.list_decisions(model_id) == []  # nobody answered
     events = [
         e
         for e in gov_store.audit.query(model_id=model_id, limit=1000).events
-        if e.event_type == "model.evidence_recorded" and e.details["kind"] == approval.ENDED_UNANSWERED
+        if e.event_type == "model.evidence_recorded" and e.details["kind"] == model_approval.ENDED_UNANSWERED
     ]
     assert [(e.actor, e.details["step"]) for e in events] == [("owner", "security_review")]
     assert gov_store.audit.verify().ok

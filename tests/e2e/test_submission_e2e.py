@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from governance.airflow_client import AirflowAPIError, AirflowClient
-from governance.approval import ERR_SUBMISSION_INCOMPLETE
 from governance.cards import ModelCard, missing_required_fields
 from governance.errors import ModelNotFoundError
 from governance.store import GovernanceStore
+from governance.tasks.model_submission import ERR_SUBMISSION_INCOMPLETE
 from tests.e2e.helpers import CARDS, demo_card, submit_and_get_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]

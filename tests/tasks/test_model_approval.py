@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from governance import approval
 from governance.cards import ProhibitedPractice, load_card
 from governance.lifecycle import ModelStatus
 from governance.risk import ERR_PROHIBITED_PRACTICE
 from governance.store import GovernanceStore, migrate
+from governance.tasks import model_approval
 from governance.workflows import StepDefinition, StepKind, WorkflowDefinition
 
-CARDS = Path(__file__).resolve().parent.parent / "include" / "model_cards"
+CARDS = Path(__file__).resolve().parents[2] / "include" / "model_cards"
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def _passed(gov: GovernanceStore, model_id: str, step: str) -> None:
 
 def test_record_decision_rejects_a_prohibited_practice_whatever_the_workflow_says(gov) -> None:
     """An edited workflow whose only step is a renamed automated step that passed: the model is
-    still rejected, by ``finalize`` itself, naming Art. 5 and the practice."""
+    still rejected, by ``record_decision`` itself, naming Art. 5 and the practice."""
     model_id = _pending(gov, "low_doc_tagger.yaml", prohibited_practices=[ProhibitedPractice.SOCIAL_SCORING])
     lenient = WorkflowDefinition(
         version=1,
@@ -51,19 +51,19 @@ def test_record_decision_rejects_a_prohibited_practice_whatever_the_workflow_say
         tiers={tier: ["smoke"] for tier in ("low", "medium", "high", "critical")},
     )
     _passed(gov, model_id, "smoke")
-    out = approval.finalize(model_id=model_id, run_id="r1", tier="low", workflow=lenient)
+    out = model_approval.record_decision(model_id=model_id, run_id="r1", tier="low", workflow=lenient)
     why = ERR_PROHIBITED_PRACTICE.format(practices="social_scoring")
     assert out == {
         "model_id": model_id,
         "status": "DEVELOPMENT",
-        "failed_step": approval.EU_AI_ACT_STEP,
+        "failed_step": model_approval.EU_AI_ACT_STEP,
         "reasons": [why],
     }
     model = gov.get(model_id)
     assert model.status == ModelStatus.DEVELOPMENT and model.approved_by is None
-    assert model.status_reason == f"{approval.EU_AI_ACT_STEP}: {why}"
+    assert model.status_reason == f"{model_approval.EU_AI_ACT_STEP}: {why}"
     events = gov.audit.query(model_id=model_id, event_type="model.status_changed", order="desc", limit=1).events
-    assert events[0].details["reasons"] == [why] and events[0].actor == approval.SYSTEM_ACTOR
+    assert events[0].details["reasons"] == [why] and events[0].actor == model_approval.SYSTEM_ACTOR
 
 
 def test_the_same_workflow_approves_a_model_without_prohibited_practice(gov) -> None:
@@ -75,14 +75,17 @@ def test_the_same_workflow_approves_a_model_without_prohibited_practice(gov) -> 
         tiers={tier: ["smoke"] for tier in ("low", "medium", "high", "critical")},
     )
     _passed(gov, model_id, "smoke")
-    assert approval.finalize(model_id=model_id, run_id="r1", tier="low", workflow=lenient)["status"] == "APPROVED"
+    assert (
+        model_approval.record_decision(model_id=model_id, run_id="r1", tier="low", workflow=lenient)["status"]
+        == "APPROVED"
+    )
 
 
 def test_the_automated_step_fails_a_prohibited_practice_so_no_reviewer_is_asked(gov) -> None:
     model_id = _pending(
         gov, "medium_product_recommender.yaml", prohibited_practices=[ProhibitedPractice.SOCIAL_SCORING]
     )
-    out = approval.run_automated_step(model_id=model_id, run_id="r1", tier="medium")
+    out = model_approval.automated_checks(model_id=model_id, run_id="r1", tier="medium")
     assert out["passed"] is False
     assert out["reasons"][0] == ERR_PROHIBITED_PRACTICE.format(practices="social_scoring")
 
@@ -102,7 +105,7 @@ def test_compliance_blockers_are_the_step_reasons(gov) -> None:
     with gov.engine.begin() as conn:
         conn.execute(update(model_versions).where(model_versions.c.id == model_id).values(card=card))
     _passed(gov, model_id, "automated_checks")
-    out = approval.run_compliance_step(model_id=model_id, run_id="r1", tier="high")
+    out = model_approval.compliance_check(model_id=model_id, run_id="r1", tier="high")
     blocker = ERR_UNDEFINED_REQUIREMENT.format(name="ISO_42001")
     assert out["passed"] is False
     assert out["reasons"][0] == blocker
@@ -111,7 +114,7 @@ def test_compliance_blockers_are_the_step_reasons(gov) -> None:
     gov.record_decision(
         model_id, step="security_review", actor="security", decision="approve", comment=None, run_id="r1"
     )
-    decided = approval.finalize(model_id=model_id, run_id="r1", tier="high")
+    decided = model_approval.record_decision(model_id=model_id, run_id="r1", tier="high")
     assert decided["failed_step"] == "compliance_check"
     assert decided["reasons"][0] == blocker
     assert gov.get(model_id).status_reason.startswith(f"compliance_check: {blocker}")
@@ -123,7 +126,7 @@ def test_compliance_reasons_are_the_reports_own(gov) -> None:
 
     model_id = _pending(gov, "high_credit_scorer.yaml", prohibited_practices=[ProhibitedPractice.SOCIAL_SCORING])
     _passed(gov, model_id, "automated_checks")
-    out = approval.run_compliance_step(model_id=model_id, run_id="r1", tier="high")
+    out = model_approval.compliance_check(model_id=model_id, run_id="r1", tier="high")
     report = next(e for e in gov.list_evidence(model_id) if e["kind"] == "compliance_report")
     assert out["passed"] is False
     assert out["reasons"] == ComplianceReport.from_dict(report["details"]).reasons

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from governance.approval import ERR_SUBMISSION_INCOMPLETE, card_from_trigger, validate_submission
 from governance.cards import ERR_MISSING, ModelCard, card_field_schemas, missing_required_fields
 from governance.errors import CardValidationError
+from governance.tasks.model_submission import ERR_SUBMISSION_INCOMPLETE, card_from_trigger, validate_submission
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CARDS = REPO / "include" / "model_cards"
 DEMO = CARDS / "critical_clinical_triage.yaml"
 REQUIRED = [name for name, (_, required) in card_field_schemas().items() if required]

@@ -1,22 +1,40 @@
-"""What the submission and approval DAGs do, one function per task body.
+"""What the ``model_approval_<tier>`` DAGs' tasks do: ``governance.tasks.model_approval.<task>``.
 
-Airflow-free: every function takes plain values and returns JSON-serialisable dicts, so the
-DAG files only wire tasks, and everything here is tested without a scheduler. Every step
-result and every human answer is stored (evidence / decisions) with one audit event each;
-reruns of a task never duplicate them (keyed by model, run and step).
+One module for the four tier DAGs, which ``governance.orchestration.dag_factory`` generates
+from ``include/workflows/approval.yaml``. Step names are configurable in that file, so a step's
+function is named after its step KIND's default task id, and the DAG passes the step's real
+name (its task id) as ``step``:
+
+- ``automated_checks`` — a step of kind ``automated`` (GX suite, card completeness, artifact,
+  pickle scan);
+- ``compliance_check`` — the evaluation of a step of kind ``compliance`` (its ``_confirm`` task
+  is a review);
+- ``record_decision`` — not a step: the fixed last task of every tier (APPROVED, or back to
+  DEVELOPMENT).
+
+The review tasks (``security_review``, ``compliance_check_confirm``, ``stakeholder_review_N``)
+are ``GovernanceReviewOperator`` tasks; what they run is here too: ``review_request`` (subject,
+body, assignees), ``record_answer`` and ``recorded_answer``; ``step_for_task`` and
+``record_task_set_by_hand`` serve the API server's answer capture.
+
+Airflow-free: plain values in, JSON-serialisable dicts out. Every step result and every human
+answer is stored (evidence / decisions) with one audit event each; reruns of a task never
+duplicate them (keyed by model, run and step).
 """
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from governance import config
-from governance.cards import ModelCard, validate_card
+from governance._util import as_utc
+from governance.cards import validate_card
 from governance.errors import GovernanceError
 from governance.lifecycle import ModelStatus
 from governance.risk import prohibited_practice_reason
 from governance.store import GovernanceStore
+from governance.tasks._review_text import review_body
+from governance.tasks._shared import SYSTEM_ACTOR, governance_store
 from governance.workflows import (
     OPTIONS,
     StepDefinition,
@@ -26,20 +44,14 @@ from governance.workflows import (
     load_workflows,
 )
 
-SYSTEM_ACTOR = "governance"
 TIMEOUT_ACTOR = "system:timeout"
 TIMED_OUT = "timed out"
 
-ERR_NO_SUBMITTER = (
-    "the submission has no authenticated submitter; trigger model_submission as a logged-in "
-    "user (Airflow UI, REST API with a token, or `governance submit`)"
-)
 ERR_TIER_MISMATCH = (
     "model {model_id} is risk tier {actual} but this is the {tier} approval workflow; "
     "it must go through model_approval_{actual_lower}"
 )
 ERR_NOT_PENDING = "model {model_id} is {status}, not REVIEW_PENDING; submit it for review first"
-ERR_ALREADY_OTHER_RUN = "model {name} {version} is already registered (id {model_id}) by an earlier submission"
 ENDED_UNANSWERED = "ended_unanswered"
 """Evidence kind: a review task that ended with no reviewer's answer on record."""
 REASON_UNANSWERED = "task {task_id} ended without a reviewer's answer on record ({how})"
@@ -50,66 +62,6 @@ REASON_NO_ANSWER_UNKNOWN = (
 EU_AI_ACT_STEP = "eu_ai_act_art5"
 """The failed step named when a model declares a prohibited practice (not a workflow step)."""
 ERR_NO_REVIEWER = "no eligible reviewer in group '{group}' (the owner {owner} and earlier approvers are excluded)"
-
-
-def _store() -> GovernanceStore:
-    # one engine per process (the API server's answer capture calls this per answer)
-    from governance.store import shared_store
-
-    return shared_store(config.db_url())
-
-
-# ----------------------------------------------------------------------------- submission
-
-
-def register_submission(*, card: dict[str, Any], submitter: str | None, run_id: str) -> dict[str, Any]:
-    """Validate and register a submitted card; the owner is the authenticated submitter.
-
-    Rerunning the same submission run returns the model it registered instead of failing.
-    """
-    if not submitter:
-        raise GovernanceError(ERR_NO_SUBMITTER)
-    parsed: ModelCard = validate_card(card)
-    store = _store()
-    from governance.errors import AlreadyRegisteredError
-
-    try:
-        reg = store.register(parsed, owner=submitter, run_id=run_id)
-        model = reg.model
-    except AlreadyRegisteredError:
-        model = store.find(f"{parsed.name}:{parsed.version}")
-        events = store.audit.query(model_id=model.id, event_type="model.registered", limit=1).events
-        if not events or events[0].details.get("run_id") != run_id:
-            raise GovernanceError(
-                ERR_ALREADY_OTHER_RUN.format(name=parsed.name, version=parsed.version, model_id=model.id)
-            ) from None
-    return {"model_id": model.id, "name": model.name, "version": model.version, "owner": model.owner}
-
-
-def assess_submission(*, model_id: str, run_id: str) -> dict[str, Any]:
-    """Record the risk assessment as evidence and return the tier that picks the workflow."""
-    store = _store()
-    model = store.get(model_id)
-    details = {
-        "level": model.risk_level,
-        "score": model.risk_score,
-        "reasons": model.risk_reasons,
-        "eu_ai_act_category": model.eu_ai_act_category,
-        "eu_ai_act_rationale": model.eu_ai_act_rationale,
-    }
-    store.record_evidence(
-        model_id, step="risk_assessment", kind="risk", passed=True, details=details, actor=SYSTEM_ACTOR, run_id=run_id
-    )
-    return {"model_id": model_id, "tier": model.risk_level.lower(), **details}
-
-
-def request_review(*, model_id: str, run_id: str) -> dict[str, Any]:
-    """DEVELOPMENT → REVIEW_PENDING (idempotent); the submitter is the actor."""
-    store = _store()
-    model = store.get(model_id)
-    if model.status != ModelStatus.REVIEW_PENDING:
-        model = store.transition(model_id, ModelStatus.REVIEW_PENDING, actor=model.owner, details={"run_id": run_id})
-    return {"model_id": model_id, "status": model.status.value}
 
 
 # ----------------------------------------------------------------------------- approval steps
@@ -135,9 +87,10 @@ def _existing_result(store: GovernanceStore, model_id: str, run_id: str, step: s
     return None
 
 
-def run_automated_step(*, model_id: str, run_id: str, tier: str, step: str = "automated_checks") -> dict[str, Any]:
-    """Automated checks (GX suite, card completeness, artifact SHA-256, pickle scan) as evidence."""
-    store = _store()
+def automated_checks(*, model_id: str, run_id: str, tier: str, step: str = "automated_checks") -> dict[str, Any]:
+    """Task ``automated_checks`` (an ``automated`` step named ``step``): GX suite, card completeness,
+    artifact SHA-256 and pickle scan, each one evidence; a prohibited practice fails it too."""
+    store = governance_store()
     model = _check_run(store, model_id=model_id, tier=tier)
     done = _existing_result(store, model_id, run_id, step)
     if done is not None:
@@ -177,9 +130,10 @@ def run_automated_step(*, model_id: str, run_id: str, tier: str, step: str = "au
     return {"step": step, "passed": passed, "reasons": reasons, "checks": len(data.get("checks", []))}
 
 
-def run_compliance_step(*, model_id: str, run_id: str, tier: str, step: str = "compliance_check") -> dict[str, Any]:
-    """Evaluate the card's compliance requirements against the evidence on record."""
-    store = _store()
+def compliance_check(*, model_id: str, run_id: str, tier: str, step: str = "compliance_check") -> dict[str, Any]:
+    """Task ``compliance_check`` (a ``compliance`` step named ``step``): evaluate the card's
+    compliance requirements against the evidence on record; its ``_confirm`` task is a review."""
+    store = governance_store()
     model = _check_run(store, model_id=model_id, tier=tier)
     done = _existing_result(store, model_id, run_id, step)
     if done is not None:
@@ -222,8 +176,9 @@ def run_compliance_step(*, model_id: str, run_id: str, tier: str, step: str = "c
 def review_request(
     *, model_id: str, run_id: str, tier: str, step: str, task_id: str, group: str, kind: str
 ) -> dict[str, Any]:
-    """Subject, Markdown body and assignees of a review task (owner and earlier approvers excluded)."""
-    store = _store()
+    """What a review task asks, when it starts: subject, Markdown body and assignees (owner and
+    earlier approvers excluded)."""
+    store = governance_store()
     model = _check_run(store, model_id=model_id, tier=tier)
     exclude = {model.owner}
     if StepKind(kind) == StepKind.APPROVAL:
@@ -235,64 +190,10 @@ def review_request(
     assignees = load_groups().members(group, exclude=exclude)
     if not assignees:
         raise GovernanceError(ERR_NO_REVIEWER.format(group=group, owner=model.owner))
-    body = _review_body(store, model, run_id=run_id, step=step, kind=StepKind(kind))
+    body = review_body(store, model, run_id=run_id, step=step, kind=StepKind(kind))
     title = load_workflows().steps[step].title
     subject = f"{title}: {model.name} {model.version} ({model.risk_level})"
     return {"subject": subject, "body": body, "assigned_users": assignees}
-
-
-def _review_body(store: GovernanceStore, model: Any, *, run_id: str, step: str, kind: StepKind) -> str:
-    card = model.card
-    lines = [
-        f"**Model** `{model.name}` version `{model.version}` (id `{model.id}`), owner **{model.owner}** "
-        f"(team {model.owner_team})",
-        f"**Risk** {model.risk_level} (score {model.risk_score}): {'; '.join(model.risk_reasons)}",
-        f"**EU AI Act** {model.eu_ai_act_category}: {model.eu_ai_act_rationale}",
-        "",
-        f"**Intended use** {card.get('intended_use', '')}",
-        "",
-    ]
-    if kind == StepKind.REVIEW:
-        lines.append(_security_markdown(store, model, run_id=run_id))
-    elif kind == StepKind.COMPLIANCE:
-        for ev in store.list_evidence(model.id):
-            if ev["run_id"] == run_id and ev["step"] == step and ev["kind"] == "compliance_report":
-                from governance.compliance.report import ComplianceReport
-
-                lines.append(_compliance_markdown(ComplianceReport, ev["details"]))
-    else:
-        results = [
-            f"- {ev['step']}: {'passed' if ev['passed'] else 'FAILED'}"
-            for ev in store.list_evidence(model.id)
-            if ev["run_id"] == run_id and ev["kind"] == "result"
-        ]
-        answers = [
-            f"- {d['step']}: {d['decision']} by {d['actor']}" + (f" ({d['comment']})" if d["comment"] else "")
-            for d in store.list_decisions(model.id)
-            if d["run_id"] == run_id
-        ]
-        lines += ["**Steps so far**", *results, *answers]
-    lines += ["", "Answer with a comment; a negative answer sends the model back to DEVELOPMENT."]
-    return "\n".join(lines)
-
-
-def _security_markdown(store: GovernanceStore, model: Any, *, run_id: str) -> str:
-    from governance.checks.automated import AutomatedCheckReport
-    from governance.checks.security import security_findings
-
-    reports = [
-        ev["details"] for ev in store.list_evidence(model.id) if ev["run_id"] == run_id and ev["kind"] == "report"
-    ]
-    if not reports:
-        return "_No automated check report on record for this run._"
-    report = AutomatedCheckReport.from_dict(reports[0])
-    return security_findings(validate_card(model.card), report).to_markdown()
-
-
-def _compliance_markdown(report_cls: Any, data: dict[str, Any]) -> str:
-    if hasattr(report_cls, "from_dict"):
-        return report_cls.from_dict(data).to_markdown()
-    return "\n".join(f"- {r}: {'pass' if b.get('passed') else 'FAIL'}" for r, b in data.get("requirements", {}).items())
 
 
 def record_answer(
@@ -307,7 +208,7 @@ def record_answer(
     responder: str | None,
 ) -> dict[str, Any]:
     """Record a human answer (or a timeout, when there is no responder) for one review task."""
-    store = _store()
+    store = governance_store()
     model = store.get(model_id)
     positive, _negative = OPTIONS[StepKind(kind)]
     timed_out = responder is None
@@ -335,12 +236,57 @@ def record_answer(
     }
 
 
+def step_for_task(task_id: str, *, workflow: WorkflowDefinition | None = None) -> tuple[str, StepDefinition]:
+    """The workflow step a review task belongs to (``security_review``, ``compliance_check_confirm``,
+    ``stakeholder_review_2`` …)."""
+    wf = workflow or load_workflows()
+    for name, step in wf.steps.items():
+        if task_id in step.review_task_ids(name):
+            return name, step
+    raise GovernanceError(f"task {task_id!r} is not a step of the approval workflow (steps: {', '.join(wf.steps)})")
+
+
+def recorded_answer(*, model_id: str, run_id: str, task_id: str) -> dict[str, Any] | None:
+    """The human answer already on record for this review task in this run, if any."""
+    for d in governance_store().list_decisions(model_id):
+        if d["run_id"] == run_id and d["step"] == task_id and d["actor"] != TIMEOUT_ACTOR:
+            return {
+                "actor": d["actor"],
+                "decision": d["decision"],
+                "comment": d["comment"],
+                "at": as_utc(d["created_at"]),
+            }
+    return None
+
+
+def record_task_set_by_hand(*, model_id: str, run_id: str, task_id: str, state: str, user: str) -> bool:
+    """Record that ``user`` set a review task's state by hand (mark success / failed / skipped) in
+    Airflow, with no reviewer's answer on record for it: one evidence row and its audit event,
+    whose actor is that user. Returns False when the task already has an answer or the event is
+    already on record."""
+    store = governance_store()
+    if any(d["run_id"] == run_id and d["step"] == task_id for d in store.list_decisions(model_id)):
+        return False
+    return store.record_evidence(
+        model_id,
+        step=task_id,
+        kind=ENDED_UNANSWERED,
+        passed=False,
+        details={"state": state, "by": user, "reason": REASON_SET_BY_HAND.format(state=state, user=user)},
+        actor=user,
+        run_id=run_id,
+    )
+
+
 # ----------------------------------------------------------------------------- final decision
 
 
-def finalize(*, model_id: str, run_id: str, tier: str, workflow: WorkflowDefinition | None = None) -> dict[str, Any]:
-    """APPROVED (with the humans who approved) or back to DEVELOPMENT with the failed step and reasons."""
-    store = _store()
+def record_decision(
+    *, model_id: str, run_id: str, tier: str, workflow: WorkflowDefinition | None = None
+) -> dict[str, Any]:
+    """Task ``record_decision``: APPROVED (with the humans who approved) or back to DEVELOPMENT
+    with the failed step and reasons."""
+    store = governance_store()
     wf = workflow or load_workflows()
     model = store.get(model_id)
     if model.risk_level.lower() != tier.lower():
@@ -399,25 +345,6 @@ def unanswered_reason(task_id: str, evidence: list[dict[str, Any]]) -> str:
     else:
         how = REASON_NO_ANSWER_UNKNOWN
     return REASON_UNANSWERED.format(task_id=task_id, how=how)
-
-
-def record_task_set_by_hand(*, model_id: str, run_id: str, task_id: str, state: str, user: str) -> bool:
-    """Record that ``user`` set a review task's state by hand (mark success / failed / skipped) in
-    Airflow, with no reviewer's answer on record for it: one evidence row and its audit event,
-    whose actor is that user. Returns False when the task already has an answer or the event is
-    already on record."""
-    store = _store()
-    if any(d["run_id"] == run_id and d["step"] == task_id for d in store.list_decisions(model_id)):
-        return False
-    return store.record_evidence(
-        model_id,
-        step=task_id,
-        kind=ENDED_UNANSWERED,
-        passed=False,
-        details={"state": state, "by": user, "reason": REASON_SET_BY_HAND.format(state=state, user=user)},
-        actor=user,
-        run_id=run_id,
-    )
 
 
 def _record_unanswered(store: GovernanceStore, *, model_id: str, run_id: str, task_id: str) -> None:
@@ -481,56 +408,3 @@ def _step_outcome(
             None,
         )
     return True, [], humans, None
-
-
-ERR_SUBMISSION_INCOMPLETE = (
-    "the submitted card (the run's conf) lacks required field(s): {fields}; send the whole card as "
-    "the run's conf (e.g. `governance submit card.yaml`): a field left out is never filled in from "
-    "the trigger form's pre-filled values"
-)
-
-
-def card_from_trigger(*, conf: dict[str, Any] | None) -> dict[str, Any]:
-    """The submitted card: exactly the run's conf, what the client sent, nothing else.
-
-    Never the run's ``params``: Airflow fills them with the trigger form's defaults (on the
-    embedded default, the demo card that pre-fills the form) for every field a REST or CLI
-    client left out, and a model card must not inherit values nobody submitted. A top-level
-    ``null`` counts as a field not given, so it is dropped (it adds nothing the client did not send).
-    """
-    return {k: v for k, v in (conf or {}).items() if v is not None}
-
-
-def validate_submission(*, card: dict[str, Any]) -> dict[str, Any]:
-    """Validate a submitted card; raises CardValidationError listing every problem, led by
-    :data:`ERR_SUBMISSION_INCOMPLETE` naming each missing required field when there are any."""
-    from governance.cards import missing_required_fields
-    from governance.errors import CardValidationError
-
-    try:
-        return validate_card(card).model_dump(mode="json")
-    except CardValidationError as exc:
-        missing = missing_required_fields(card)
-        if not missing:
-            raise
-        problems = [ERR_SUBMISSION_INCOMPLETE.format(fields=", ".join(missing)), *exc.problems]
-        raise CardValidationError(problems) from None
-
-
-def step_for_task(task_id: str, *, workflow: WorkflowDefinition | None = None) -> tuple[str, StepDefinition]:
-    """The workflow step a review task belongs to (``security_review``, ``compliance_check_confirm``,
-    ``stakeholder_review_2`` …)."""
-    wf = workflow or load_workflows()
-    for name, step in wf.steps.items():
-        if task_id in step.review_task_ids(name):
-            return name, step
-    raise GovernanceError(f"task {task_id!r} is not a step of the approval workflow (steps: {', '.join(wf.steps)})")
-
-
-def recorded_answer(*, model_id: str, run_id: str, task_id: str) -> dict[str, Any] | None:
-    """The human answer already on record for this review task in this run, if any."""
-    for d in _store().list_decisions(model_id):
-        if d["run_id"] == run_id and d["step"] == task_id and d["actor"] != TIMEOUT_ACTOR:
-            at = d["created_at"] if d["created_at"].tzinfo else d["created_at"].replace(tzinfo=UTC)
-            return {"actor": d["actor"], "decision": d["decision"], "comment": d["comment"], "at": at}
-    return None
