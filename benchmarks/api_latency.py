@@ -196,7 +196,7 @@ def main() -> int:
     db_url = args.db_url
     pids = list(args.pid or [])
     if args.url is None:
-        from governance.embedded.launcher import EmbeddedAirflow
+        from governance.embedded.airflow import EmbeddedAirflow
 
         tmp = Path(tempfile.mkdtemp(prefix="api-latency-"))
         af = EmbeddedAirflow.throwaway(tmp)
@@ -253,7 +253,7 @@ def main() -> int:
         if args.answers and db_url:
             secs = answer_capture(db_url, mid, args.answers)
             print(f"\nanswer capture in this process ({args.answers} record_patch calls, one decision each):\n")
-            table([("record_patch (approval.record_answer)", secs)])
+            table([("record_patch (model_approval.record_answer)", secs)])
     finally:
         if af is not None:
             af.stop()
