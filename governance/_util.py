@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -33,3 +37,26 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = False, mode: int = 0o
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def lazy_exports(
+    package: str, exports: Mapping[str, str], names: Iterable[str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``(__getattr__, __dir__)`` for a package that re-exports ``exports`` (name → module)
+    lazily (PEP 562): a name's module is imported on first use, so importing the package
+    loads nothing heavy."""
+    namespace = sys.modules[package].__dict__
+    listed = set(names)
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | listed)
+
+    return __getattr__, __dir__
