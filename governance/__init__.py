@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     )
     from governance.lifecycle import TRANSITIONS, ModelStatus
     from governance.risk import EUAIActCategory, RiskAssessment, RiskLevel, assess_risk
-    from governance.store import GovernanceStore, ModelRecord, migrate
+    from governance.store import GovernanceStore, ModelRecord
+    from governance.store.migrate import upgrade as migrate
     from governance.workflows import WorkflowDefinition, load_workflows
 
 _LAZY = {

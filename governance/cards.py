@@ -17,6 +17,7 @@ from typing import Annotated, Any, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from governance._pydantic import StrictModel
 from governance.errors import CardValidationError
@@ -381,7 +382,7 @@ def _example_for(loc: tuple[Any, ...]) -> Any:
     return examples[0] if examples else None
 
 
-def _format_error(err: dict[str, Any]) -> str:
+def _format_error(err: ErrorDetails) -> str:
     loc = tuple(err.get("loc", ()))
     path = "card" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
     kind = err.get("type", "")

@@ -102,9 +102,9 @@ class WorkflowDefinition(StrictModel):
             if tier not in self.tiers:
                 raise ValueError(ERR_MISSING_TIER.format(tier=tier, tiers=", ".join(TIERS)))
         for tier, steps in self.tiers.items():
-            for step in steps:
-                if step not in self.steps:
-                    raise ValueError(ERR_UNKNOWN_STEP.format(tier=tier, step=step, known=known))
+            for step_name in steps:
+                if step_name not in self.steps:
+                    raise ValueError(ERR_UNKNOWN_STEP.format(tier=tier, step=step_name, known=known))
             if not steps or self.steps[steps[0]].kind != StepKind.AUTOMATED:
                 raise ValueError(ERR_FIRST_AUTOMATED.format(tier=tier))
         for name, step in self.steps.items():

@@ -5,13 +5,13 @@ records reviewers' answers to the approval DAGs as they are given."""
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
-from fastapi import Depends
+from fastapi import Depends, FastAPI
 
 from governance.api import create_app
 from governance.orchestration.answer_capture import HITLAnswerCapture
 
 
-def _app():
+def _app() -> FastAPI:
     from airflow.api_fastapi.core_api.security import get_user
 
     return create_app(dependencies=[Depends(get_user)])

@@ -345,7 +345,7 @@ def _attribute(
         di_undefined = di is None or math.isnan(di)
         if di_undefined:
             note = NOTE_NO_SELECTION
-        di_flag = not di_undefined and not low <= di <= high
+        di_flag = di is not None and not di_undefined and not low <= di <= high
         bias = bool(di_flag or any(g.flagged for g in groups))
     ci = None
     if intervals is not None and assessed:

@@ -165,7 +165,7 @@ class ConfusionCounter:
 
         nbins = math.prod(sizes) * 4
         dtype = np.uint8 if nbins <= 1 << 8 else np.uint16 if nbins <= 1 << 16 else np.uint32
-        key = codes[0].astype(dtype)
+        key: np.ndarray = codes[0].astype(dtype)
         for c, radix in zip(codes[1:], sizes[1:], strict=True):
             key *= radix
             key += c.astype(dtype, copy=False)

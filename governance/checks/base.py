@@ -226,7 +226,7 @@ def open_source(source: Source) -> Iterator[IO[bytes]]:
                     ERR_S3.format(field=source.field, uri=source.uri, endpoint=endpoint, problem=text)
                 ) from None
             spool.seek(0)
-            yield spool  # type: ignore[misc]
+            yield spool
         finally:
             spool.close()
         return

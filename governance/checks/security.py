@@ -169,7 +169,9 @@ def _pickle_finding(report: AutomatedCheckReport) -> Finding:
     if check is None:
         return Finding(id=FINDING_PICKLE_SCAN, title=title, severity=Severity.HIGH, summary=MSG_SCAN_MISSING)
     d = check.details
-    evidence = {k: d.get(k) for k in ("scanner", "dangerous_globals", "suspicious_globals", "scan_error") if k in d}
+    evidence: dict[str, Any] = {
+        k: d.get(k) for k in ("scanner", "dangerous_globals", "suspicious_globals", "scan_error") if k in d
+    }
     dangerous = list(d.get("dangerous_globals") or [])
     suspicious = list(d.get("suspicious_globals") or [])
     if dangerous:
@@ -200,7 +202,9 @@ def _integrity_finding(report: AutomatedCheckReport) -> Finding:
     if check is None:
         return Finding(id=FINDING_INTEGRITY, title=title, severity=Severity.HIGH, summary=MSG_INTEGRITY_MISSING)
     d = check.details
-    evidence = {k: d.get(k) for k in ("uri", "resolved", "sha256_declared", "sha256_actual", "size_bytes") if k in d}
+    evidence: dict[str, Any] = {
+        k: d.get(k) for k in ("uri", "resolved", "sha256_declared", "sha256_actual", "size_bytes") if k in d
+    }
     if check.passed:
         summary = MSG_INTEGRITY_OK.format(sha=d.get("sha256_actual"), size=d.get("size_bytes"))
         return Finding(id=FINDING_INTEGRITY, title=title, severity=Severity.INFO, summary=summary, evidence=evidence)
