@@ -84,7 +84,7 @@ def append_many(engine: Engine, events: Iterable[NewEvent]) -> list[AuditEvent]:
     dialect = engine.dialect.name
     raw = engine.raw_connection()
     try:
-        dbapi = raw.driver_connection
+        dbapi: Any = raw.driver_connection  # the driver's own connection (psycopg or sqlite3)
         try:
             if dialect == "postgresql" and len(prepared) < COPY_MIN:
                 # pipeline mode: BEGIN travels with the head lock, COMMIT with the insert,

@@ -174,7 +174,9 @@ def verify_parallel(
     cparams = {k: v for k, v in cparams.items() if k != "context"}
     n = last_id - base_id
     bounds = [base_id + 1 + (n * k) // workers for k in range(workers)] + [last_id + 1]
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    # one call per literal, so the context is typed (with .Process)
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
     procs = []
     try:
         for k in range(1, workers):
@@ -282,7 +284,7 @@ class _RangeResult:
     ok: bool
     first_prev_hash: str | None = None
     first_ts: str = ""
-    last_hash: str | None = None
+    last_hash: str = ""
     last_ts: str = ""
     expect: int = 0
     error: str | None = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from governance._util import as_utc
@@ -66,7 +66,7 @@ class ModelRecord:
     status_reason: str | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> ModelRecord:
+    def from_row(cls, row: RowMapping) -> ModelRecord:
         return cls(
             id=row["id"],
             name=row["name"],
