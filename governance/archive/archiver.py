@@ -282,7 +282,7 @@ class AuditArchive(DayExporter):
             raise ArchiveError(ERR_BAD_DIGEST.format(key=key, bucket=self.bucket, error="vanished"))
         doc, raw = found
         chain_start = ChainPoint(**doc["chain_start"])
-        common = {
+        common: dict[str, Any] = {
             "day": day,
             "events": int(doc.get("events", 0)),
             "objects": len(doc.get("objects", [])),

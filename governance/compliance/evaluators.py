@@ -174,7 +174,11 @@ def audit_trail(ctx: EvidenceContext) -> Outcome:
         reasons.append(ERR_NO_EVENTS.format(model_id=ctx.model.id))
     if not chain.ok:
         reasons.append(ERR_CHAIN.format(event_id=chain.first_bad_id, problem=chain.problem, message=chain.message))
-    evidence = {"audit_events": len(ctx.events), "chain_ok": chain.ok, "chain_events_verified": chain.count}
+    evidence: dict[str, Any] = {
+        "audit_events": len(ctx.events),
+        "chain_ok": chain.ok,
+        "chain_events_verified": chain.count,
+    }
     if not chain.ok:
         evidence["first_bad_event"] = chain.first_bad_id
     return _outcome(reasons, evidence)

@@ -258,8 +258,7 @@ def _workflow_reviewers(
         groups = load_groups()
         workflow = load_workflows(groups=groups)
     except (ImportError, GovernanceError) as exc:
-        human = [s for s in workflow_steps if s in fallback_human_steps]
-        return human, {}, str(exc)
+        return [s for s in workflow_steps if s in fallback_human_steps], {}, str(exc)
     human: list[str] = []
     reviewers: dict[str, list[str]] = {}
     for step in workflow_steps:
@@ -324,7 +323,7 @@ def evaluate_compliance(
         unmet_req = _unmet(req.applies_when, state)
         checks: list[ComplianceCheck] = []
         for chk in req.checks:
-            common = {"id": chk.id, "title": chk.title, "reference": chk.reference, "kind": chk.check}
+            common: dict[str, Any] = {"id": chk.id, "title": chk.title, "reference": chk.reference, "kind": chk.check}
             unmet = unmet_req or _unmet(chk.applies_when, state)
             if unmet:
                 why = NOTE_NOT_APPLICABLE.format(why="; ".join(NOTE_UNMET.format(condition=u) for u in unmet))

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 from governance import config
 from governance.embedded.ports import free_port, port_in_use
@@ -125,6 +125,13 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+
+
+class _Keys(TypedDict):
+    """The server's credentials, as keyword arguments of :func:`governance.s3.settings_for`."""
+
+    access_key_id: str
+    secret_access_key: str
 
 
 class LocalS3Server:
@@ -309,7 +316,7 @@ class LocalS3Server:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(chosen, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
-    def _keys(self) -> dict[str, str]:
+    def _keys(self) -> _Keys:
         return {"access_key_id": self.access_key, "secret_access_key": self.secret_key}
 
     def _wait_ready(self, timeout: float) -> None:
