@@ -74,7 +74,7 @@ def bias_audit_nightly() -> None:
 
         return bias_audit_nightly.audit_model(model=model, notify=_notify(context))
 
-    audit_model.expand(model=list_models())
+    audit_model.expand(model=list_models())  # type: ignore[call-arg]  # Airflow passes the context arguments at run time
 
 
 bias_audit_nightly()

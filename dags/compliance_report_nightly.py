@@ -49,7 +49,7 @@ def compliance_report_nightly() -> None:
             requested_date=params.get("report_date"), logical_date=dag_run.logical_date, run_after=dag_run.run_after
         )
 
-    compliance_report()
+    compliance_report()  # type: ignore[call-arg]  # Airflow passes the context arguments at run time
 
 
 compliance_report_nightly()

@@ -125,7 +125,7 @@ class GovernanceReviewOperator(HITLOperator):
                 notifier(context)
         if not outcome["passed"]:
             raise AirflowSkipException("; ".join(outcome["reasons"]))
-        responded_at = result.get("responded_at")
+        responded_at: Any = result.get("responded_at")
         return {
             "chosen_options": result.get("chosen_options"),
             "params_input": result.get("params_input"),
