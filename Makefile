@@ -11,7 +11,7 @@ help:
 	@echo "make run        set up .venv and start the embedded default (Airflow + local S3) on http://localhost:8080"
 	@echo "make test       set up .venv, install system packages the tests need, run the whole suite"
 	@echo "make test-fast  the suite without slow end-to-end tests"
-	@echo "make lint       ruff check + ruff format --check"
+	@echo "make lint       ruff check + ruff format --check + mypy"
 
 venv: $(STAMP)
 
@@ -25,6 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .
