@@ -19,7 +19,6 @@ per call), ``--answers`` calls.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import statistics
@@ -27,10 +26,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from tests.support.api_server import KeepAlive, api_server_pids, snapshot  # noqa: E402 (after the path)
 
 CARDS = REPO / "include" / "model_cards"
 
@@ -38,76 +38,19 @@ CARDS = REPO / "include" / "model_cards"
 # ----------------------------------------------------------------------------- the server process
 
 
-def api_server_pids(session: int) -> list[int]:
-    """The API server process of the standalone session ``session`` (and children)."""
-    procs: dict[int, tuple[int, int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        procs[int(entry)] = (int(fields[1]), int(fields[3]))
-
-    def cmdline(pid: int) -> bytes:
-        try:
-            return Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return b""
-
-    # the API server renames itself "airflow api_server -- host:… port:…" (setproctitle)
-    found = {
-        p
-        for p, (_pp, sid) in procs.items()
-        if sid == session and (b"api-server" in cmdline(p) or b"api_server" in cmdline(p))
-    }
-    size = -1
-    while size != len(found):
-        size = len(found)
-        found |= {p for p, (pp, _sid) in procs.items() if pp in found}
-    return sorted(found)
-
-
 def resources(pids: list[int]) -> tuple[int, float]:
     """(open descriptors, RSS in MB) summed over ``pids``."""
-    fds, rss_kb = 0, 0
-    for pid in pids:
-        fds += len(os.listdir(f"/proc/{pid}/fd"))
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                rss_kb += int(line.split()[1])
-    return fds, rss_kb / 1024
+    fds_rss = snapshot(pids).values()
+    return sum(f for f, _ in fds_rss), sum(r for _, r in fds_rss) / 1024
 
 
 # ----------------------------------------------------------------------------- HTTP
 
 
-class KeepAlive:
-    def __init__(self, base_url: str, *, user: str, password: str) -> None:
-        parts = urlsplit(base_url)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=60)
-        status, body = self.call("POST", "/auth/token", {"username": user, "password": password}, token=None)
-        if status not in (200, 201):
-            raise SystemExit(f"login of {user!r} at {base_url} refused: HTTP {status} {body[:200]!r}")
-        self.token = json.loads(body)["access_token"]
-
-    def call(self, method: str, path: str, body: object = None, *, token: str | None) -> tuple[int, bytes]:
-        headers = {"Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self.conn.request(method, path, body=data, headers=headers)
-        resp = self.conn.getresponse()
-        return resp.status, resp.read()
-
+class TimedClient(KeepAlive):
     def timed_get(self, path: str) -> float:
         t0 = time.perf_counter()
-        status, body = self.call("GET", path, token=self.token)
+        status, body = self.request("GET", path)
         elapsed = time.perf_counter() - t0
         if status != 200:
             raise SystemExit(f"GET {path} → HTTP {status}: {body[:300]!r}")
@@ -210,9 +153,9 @@ def main() -> int:
         base_url = args.url
     try:
         models = seed(db_url, events=args.events) if db_url else []
-        client = KeepAlive(base_url, user=args.user, password=args.password)
+        client = TimedClient(base_url, username=args.user, password=args.password)
         if not models:
-            listed = json.loads(client.call("GET", "/governance/models", token=client.token)[1])
+            listed = json.loads(client.request("GET", "/governance/models")[1])
             models = [(m["id"], m["name"]) for m in listed[:4]]
         if not models:
             raise SystemExit("no model in the registry: pass --db-url to seed the demo cards")
