@@ -154,3 +154,66 @@ compliance_reports = Table(
 )
 """One row per day of the nightly compliance report: the totals, each model's outcome
 (``outcomes``: model id → passed, failing checks, trend) and where the full reports are."""
+
+usage_decisions = Table(
+    "usage_decisions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("model_id", String(32), ForeignKey("model_versions.id"), nullable=False),
+    Column("model_status", String(20), nullable=False),
+    Column("user", String(200), nullable=False),
+    Column("caller", String(200), nullable=False),
+    Column("compliant", Boolean, nullable=False),
+    Column("policy_ids", Text, nullable=False, server_default=""),
+    Column("warning_ids", Text, nullable=False, server_default=""),
+    Column("pii_kinds", Text, nullable=False, server_default=""),
+    Column("content_categories", Text, nullable=False, server_default=""),
+    Column("input_sha256", String(64), nullable=False),
+    Column("input_bytes", Integer, nullable=False),
+    Column("policy_sha256", String(64), nullable=False),
+    Column("event_id", BigInteger().with_variant(Integer, "sqlite"), nullable=True),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("output_compliant", Boolean, nullable=True),
+    Column("output_policy_ids", Text, nullable=True),
+    Column("output_pii_kinds", Text, nullable=True),
+    Column("output_categories", Text, nullable=True),
+    Column("output_sha256", String(64), nullable=True),
+    Column("completion_event_id", BigInteger().with_variant(Integer, "sqlite"), nullable=True),
+    Index("ix_usage_decisions_day_model_id", "day", "model_id"),
+    Index("ix_usage_decisions_model_id_day", "model_id", "day"),
+    Index("ix_usage_decisions_user_day", "user", "day"),
+)
+"""One row per usage check (``decision_id``): what was decided and why, by policy ids, PII kinds
+and content categories only, with the SHA-256 of the input, never its text; ``completed_*`` and
+``output_*`` are filled in by the inference's completion. ``user`` is the end user's id as the
+gateway sent it, or ``sha256:<hex>`` of it when the id itself is personal data (an e-mail)."""
+
+usage_quota = Table(
+    "usage_quota",
+    metadata,
+    Column("policy_id", String(64), primary_key=True),
+    Column("model_id", String(32), primary_key=True),
+    Column("user", String(200), primary_key=True),
+    Column("window", String(4), primary_key=True),
+    Column("window_start", String(20), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+"""Requests admitted per quota policy, model, end user and UTC window (``hour``: window_start
+``YYYY-MM-DDTHH``, ``day``: ``YYYY-MM-DD``): counted and decided in one statement (an upsert that
+increments only below the limit), so quotas are exact across processes and restarts."""
+
+usage_payloads = Table(
+    "usage_payloads",
+    metadata,
+    Column("decision_id", String(32), ForeignKey("usage_decisions.id"), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_usage_payloads_expires_at", "expires_at"),
+)
+"""Request inputs and model outputs kept for a model whose data_retention policy sets a retention
+of N > 0 days, and only when no PII was found in them; the daily ``usage_retention`` DAG deletes
+them after N days."""
