@@ -163,7 +163,7 @@ usage_decisions = Table(
     Column("day", String(10), nullable=False),
     Column("model_id", String(32), ForeignKey("model_versions.id"), nullable=False),
     Column("model_status", String(20), nullable=False),
-    Column("user", String(200), nullable=False),
+    Column("end_user", String(200), nullable=False),
     Column("caller", String(200), nullable=False),
     Column("compliant", Boolean, nullable=False),
     Column("policy_ids", Text, nullable=False, server_default=""),
@@ -183,11 +183,11 @@ usage_decisions = Table(
     Column("completion_event_id", BigInteger().with_variant(Integer, "sqlite"), nullable=True),
     Index("ix_usage_decisions_day_model_id", "day", "model_id"),
     Index("ix_usage_decisions_model_id_day", "model_id", "day"),
-    Index("ix_usage_decisions_user_day", "user", "day"),
+    Index("ix_usage_decisions_end_user_day", "end_user", "day"),
 )
 """One row per usage check (``decision_id``): what was decided and why, by policy ids, PII kinds
 and content categories only, with the SHA-256 of the input, never its text; ``completed_*`` and
-``output_*`` are filled in by the inference's completion. ``user`` is the end user's id as the
+``output_*`` are filled in by the inference's completion. ``end_user`` is the end user's id as the
 gateway sent it, or ``sha256:<hex>`` of it when the id itself is personal data (an e-mail)."""
 
 usage_quota = Table(
@@ -195,12 +195,12 @@ usage_quota = Table(
     metadata,
     Column("policy_id", String(64), primary_key=True),
     Column("model_id", String(32), primary_key=True),
-    Column("user", String(200), primary_key=True),
-    Column("window", String(4), primary_key=True),
+    Column("end_user", String(200), primary_key=True),
+    Column("period", String(4), primary_key=True),
     Column("window_start", String(20), primary_key=True),
     Column("count", Integer, nullable=False),
 )
-"""Requests admitted per quota policy, model, end user and UTC window (``hour``: window_start
+"""Requests admitted per quota policy, model, end user and UTC period (``hour``: window_start
 ``YYYY-MM-DDTHH``, ``day``: ``YYYY-MM-DD``): counted and decided in one statement (an upsert that
 increments only below the limit), so quotas are exact across processes and restarts."""
 

@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("day", sa.String(10), nullable=False),
         sa.Column("model_id", sa.String(32), nullable=False),
         sa.Column("model_status", sa.String(20), nullable=False),
-        sa.Column("user", sa.String(200), nullable=False),
+        sa.Column("end_user", sa.String(200), nullable=False),
         sa.Column("caller", sa.String(200), nullable=False),
         sa.Column("compliant", sa.Boolean, nullable=False),
         sa.Column("policy_ids", sa.Text, nullable=False, server_default=""),
@@ -51,16 +51,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_usage_decisions_day_model_id", "usage_decisions", ["day", "model_id"])
     op.create_index("ix_usage_decisions_model_id_day", "usage_decisions", ["model_id", "day"])
-    op.create_index("ix_usage_decisions_user_day", "usage_decisions", ["user", "day"])
+    op.create_index("ix_usage_decisions_end_user_day", "usage_decisions", ["end_user", "day"])
     op.create_table(
         "usage_quota",
         sa.Column("policy_id", sa.String(64), nullable=False),
         sa.Column("model_id", sa.String(32), nullable=False),
-        sa.Column("user", sa.String(200), nullable=False),
-        sa.Column("window", sa.String(4), nullable=False),
+        sa.Column("end_user", sa.String(200), nullable=False),
+        sa.Column("period", sa.String(4), nullable=False),
         sa.Column("window_start", sa.String(20), nullable=False),
         sa.Column("count", sa.Integer, nullable=False),
-        sa.PrimaryKeyConstraint("policy_id", "model_id", "user", "window", "window_start", name="pk_usage_quota"),
+        sa.PrimaryKeyConstraint("policy_id", "model_id", "end_user", "period", "window_start", name="pk_usage_quota"),
     )
     op.create_table(
         "usage_payloads",
@@ -81,7 +81,7 @@ def downgrade() -> None:
     op.drop_index("ix_usage_payloads_expires_at", table_name="usage_payloads")
     op.drop_table("usage_payloads")
     op.drop_table("usage_quota")
-    op.drop_index("ix_usage_decisions_user_day", table_name="usage_decisions")
+    op.drop_index("ix_usage_decisions_end_user_day", table_name="usage_decisions")
     op.drop_index("ix_usage_decisions_model_id_day", table_name="usage_decisions")
     op.drop_index("ix_usage_decisions_day_model_id", table_name="usage_decisions")
     op.drop_table("usage_decisions")
