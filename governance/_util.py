@@ -6,10 +6,13 @@ import importlib
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -60,3 +63,23 @@ def lazy_exports(
         return sorted(set(namespace) | listed)
 
     return __getattr__, __dir__
+
+
+_by_stat: dict[tuple[str, Path], tuple[tuple[int, int, int], Any]] = {}
+_by_stat_lock = threading.Lock()
+
+
+def load_when_changed(path: Path, loader: Callable[[Path], T], *, kind: str) -> T:
+    """``loader(path)``, cached until the file's size, mtime or inode changes: a file that is
+    read on every request (policies, groups) costs one ``stat`` unless it was edited, and an
+    edit takes effect on the next call with no restart. ``kind`` keeps caches of different
+    loaders of one path apart. Raises ``OSError`` when the file cannot be stat'ed."""
+    st = os.stat(path)
+    key = (st.st_mtime_ns, st.st_size, st.st_ino)
+    hit = _by_stat.get((kind, path))
+    if hit is not None and hit[0] == key:
+        return hit[1]  # type: ignore[no-any-return]
+    with _by_stat_lock:
+        value = loader(path)
+        _by_stat[(kind, path)] = (key, value)
+    return value

@@ -6,6 +6,7 @@ S3-compatible server) work with no configuration at all.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from datetime import date
@@ -42,6 +43,17 @@ def groups_file() -> Path:
     """Reviewer groups; ``GOVERNANCE_GROUPS_FILE``."""
     default = include_dir() / "reviewer_groups.yaml"
     return Path(_env("GOVERNANCE_GROUPS_FILE", str(default)) or default)
+
+
+def usage_policies_file() -> Path:
+    """Usage policies checked at request time; ``GOVERNANCE_USAGE_POLICIES_FILE`` (read on every
+    usage check, so the Path is built once per setting)."""
+    return _usage_policies_file(_env("GOVERNANCE_USAGE_POLICIES_FILE"), _env("GOVERNANCE_INCLUDE_DIR"))
+
+
+@functools.lru_cache(maxsize=16)
+def _usage_policies_file(explicit: str | None, _include: str | None) -> Path:
+    return Path(explicit) if explicit else include_dir() / "policies" / "usage.yaml"
 
 
 def form_defaults_card() -> Path | None:

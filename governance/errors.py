@@ -36,3 +36,15 @@ class ProhibitedPracticeError(IllegalTransitionError):
 
 class AuditChainError(GovernanceError):
     """The audit chain could not be extended (e.g. the database moved under us)."""
+
+
+class DecisionNotFoundError(GovernanceError, LookupError):
+    """No usage decision has the given id."""
+
+
+class DecisionCompletedError(GovernanceError):
+    """The usage decision was completed already (an inference is recorded once)."""
+
+
+class PayloadTooLargeError(GovernanceError, ValueError):
+    """A usage input or output is larger than the policy file's limit."""

@@ -1,5 +1,5 @@
-"""Airflow plugin: mounts the governance API at ``/governance`` in the API server (every route
-requires an Airflow login token), adds a navigation link to its documentation page, and
+"""Airflow plugin: mounts the governance API (registry, audit trail, usage checks) at
+``/governance`` in the API server (every route requires an Airflow login token), adds a navigation link to its documentation page, and
 records reviewers' answers to the approval DAGs as they are given."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from governance.orchestration.answer_capture import HITLAnswerCapture
 def _app() -> FastAPI:
     from airflow.api_fastapi.core_api.security import get_user
 
-    return create_app(dependencies=[Depends(get_user)])
+    return create_app(dependencies=[Depends(get_user)], user=get_user)
 
 
 class GovernancePlugin(AirflowPlugin):

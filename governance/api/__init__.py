@@ -1,14 +1,18 @@
-"""The governance API: read-only views of the registry and the audit trail over HTTP.
+"""The governance API: read-only views of the registry and the audit trail over HTTP, and the
+usage API (:mod:`governance.api.usage`) that model-serving gateways call around each inference.
 
 Mounted in Airflow's API server by ``plugins/governance_plugin.py`` under ``/governance``
-(every route needs an Airflow login token), and usable on its own as a FastAPI app.
+(every route needs an Airflow login token), and served on its own by ``governance serve``
+(:mod:`governance.api.serve`, same routes, same Airflow tokens).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
 
 from governance import config
 from governance.errors import GovernanceError, ModelNotFoundError
@@ -85,7 +89,15 @@ def audit_verify() -> dict[str, Any]:
     return {"ok": r.ok, "events": r.count, "first_bad_id": r.first_bad_id, "problem": r.problem, "message": r.message}
 
 
-def create_app(*, dependencies: list[Any] | None = None) -> FastAPI:
+def create_app(*, dependencies: list[Any] | None = None, user: Callable[..., Awaitable[Any]] | None = None) -> FastAPI:
+    """The governance API. ``dependencies`` run before every route (the plugin passes Airflow's
+    login check); ``user`` is the dependency that answers the logged-in user, which the usage
+    routes check against the ``model-gateways`` group (None: every caller is ``anonymous``,
+    for tests of the routes alone)."""
+    from governance.api.usage import usage_router, validation_error
+
     app = FastAPI(title="Model governance API", version="1")
     app.include_router(router, dependencies=dependencies or [])
+    app.include_router(usage_router(user), dependencies=dependencies or [])
+    app.add_exception_handler(RequestValidationError, validation_error)
     return app
