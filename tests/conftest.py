@@ -28,6 +28,7 @@ TEST_USERS = {
     "approver1": "user",
     "approver2": "user",
     "outsider": "user",
+    "gateway": "user",
 }
 os.environ.update(
     {
