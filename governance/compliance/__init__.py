@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         compare_with_previous,
         failing_checks,
     )
+    from governance.compliance.usage import ModelUsage, UsageFinding, UsageSection, UserUsage, build_usage_section
 
 _EXPORTS: dict[str, str] = {
     "EVALUATORS": "governance.compliance.evaluators",
@@ -69,6 +70,11 @@ _EXPORTS: dict[str, str] = {
     "TREND_STILL_PASSING": "governance.compliance.trend",
     "compare_with_previous": "governance.compliance.trend",
     "failing_checks": "governance.compliance.trend",
+    "ModelUsage": "governance.compliance.usage",
+    "UsageFinding": "governance.compliance.usage",
+    "UsageSection": "governance.compliance.usage",
+    "UserUsage": "governance.compliance.usage",
+    "build_usage_section": "governance.compliance.usage",
 }
 
 __all__ = [
@@ -87,11 +93,16 @@ __all__ = [
     "ComplianceCheck",
     "ComplianceReport",
     "EvidenceContext",
+    "ModelUsage",
     "Outcome",
     "RequirementDefinition",
     "RequirementResult",
     "RequirementsDefinition",
+    "UsageFinding",
+    "UsageSection",
+    "UserUsage",
     "build_compliance_snapshot",
+    "build_usage_section",
     "compare_with_previous",
     "evaluate_compliance",
     "failing_checks",

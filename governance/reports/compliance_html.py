@@ -3,8 +3,11 @@
 :func:`render_compliance_html` renders a snapshot of :func:`governance.compliance.snapshot.build_compliance_snapshot`
 (the JSON for machines; the trend is :mod:`governance.compliance.trend`'s). The HTML needs no
 network and no other file: inline CSS, no scripts. It opens with the verdict (how many models
-pass, what changed since yesterday), then one summary row per model, then per model each
-requirement's checks with their reasons and the evidence they looked at.
+pass, what changed since yesterday, usage findings), then one summary row per model, the usage
+section of the report's day (:mod:`governance.compliance.usage`: findings flagged first, then per
+model requests, refusals, top end users, PII detections and content-filter hits), then per model
+each requirement's checks with their reasons and the evidence they looked at. Every string from
+the data (model names, end-user ids, policy ids) is escaped.
 """
 
 from __future__ import annotations
@@ -18,6 +21,12 @@ from governance.compliance.trend import TREND_FIXED, TREND_NOW_FAILING
 
 TREND_NO_BASELINE = "no previous report"
 """Shown instead of a trend when there is no previous report to compare with."""
+
+HASH_PREFIX = "sha256:"
+"""End-user ids stored as a hash (``sha256:<hex>``) are shown shortened to this prefix and
+:data:`HASH_SHOWN` hex digits (the whole id in the title)."""
+HASH_SHOWN = 12
+USAGE_FINDINGS_TITLE = "Served while not DEPLOYED"
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
@@ -34,6 +43,10 @@ th{background:#f2f2f2}
 .badge{display:inline-block;border-radius:4px;padding:1px 7px;font-size:.85em;font-weight:600;margin:1px}
 .pass{background:#e3f4e7;color:#1e6b2e}.fail{background:#fde2e1;color:#a12622}.na{background:#eee;color:#555}
 tr.failed td{background:#fff4f3}
+.finding{background:#fdecea;border:2px solid #c0392b;border-radius:8px;padding:8px 16px;margin:8px 0 14px}
+.finding h3{margin:4px 0;color:#a12622}
+.num{text-align:right;font-variant-numeric:tabular-nums}
+.uid{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}
 .evidence{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85em;color:#333;word-break:break-word}
 .note{color:#444;font-size:.92em}
 details{margin:10px 0;border:1px solid #ddd;border-radius:6px;padding:6px 12px}
@@ -66,13 +79,18 @@ def _verdict(snapshot: Mapping[str, Any]) -> str:
     s = snapshot["summary"]
     trend = snapshot.get("trend") or {}
     chain = snapshot.get("audit_chain") or {}
-    flagged = s["failed"] > 0 or not chain.get("ok", True)
+    findings = (snapshot.get("usage") or {}).get("findings") or []
+    flagged = s["failed"] > 0 or not chain.get("ok", True) or bool(findings)
     title = (
         f"{s['failed']} of {s['models']} models fail compliance"
         if s["failed"]
         else f"All {s['models']} models pass compliance"
     )
+    if findings:
+        title += f"; {len(findings)} usage finding(s)"
     lines = [f"<h2>{escape(title)}</h2>"]
+    for f in findings:
+        lines.append(f"<p>{_badge(False, 'usage finding')} {escape(str(f.get('reason', '')))}</p>")
     lines.append(f"<p>Audit trail: {_badge(chain.get('ok'), 'intact' if chain.get('ok') else 'BROKEN')} ")
     lines.append(f"{escape(str(chain.get('summary', '')))}</p>")
     if trend.get("baseline"):
@@ -152,6 +170,107 @@ def _model_section(m: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
+def _user(user: str) -> str:
+    """An end-user id as stored, escaped; a ``sha256:`` hash shortened (the whole id in the title)."""
+    shown = user
+    if user.startswith(HASH_PREFIX) and len(user) > len(HASH_PREFIX) + HASH_SHOWN:
+        shown = user[: len(HASH_PREFIX) + HASH_SHOWN] + "\u2026"
+    return f'<span class="uid" title="{escape(user)}">{escape(shown)}</span>'
+
+
+def _counts(counts: Mapping[str, Any] | None) -> str:
+    """``{"a": 2, "b": 1}`` as ``a 2, b 1`` (escaped), or "none"."""
+    if not counts:
+        return '<span class="note">none</span>'
+    return escape(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def _both(counts: Mapping[str, Any] | None) -> str:
+    counts = counts or {}
+    return f"input: {_counts(counts.get('input'))}<br>output: {_counts(counts.get('output'))}"
+
+
+def _findings_html(findings: list[Mapping[str, Any]]) -> str:
+    if not findings:
+        return ""
+    out = [
+        f'<div class="finding" id="usage-findings"><h3>{escape(USAGE_FINDINGS_TITLE)}: '
+        f"{len(findings)} finding(s)</h3><table><tr><th>Model</th><th>Status at request time</th>"
+        "<th>Requests served</th><th>Completed inferences</th><th>Failed check</th></tr>"
+    ]
+    for f in findings:
+        out.append(
+            f'<tr class="failed"><td>{escape(str(f.get("model", "")))} '
+            f'<span class="note">({escape(str(f.get("model_id", "")))})</span></td>'
+            f"<td>{_badge(False, str(f.get('status', '')))}</td>"
+            f'<td class="num">{int(f.get("requests", 0))}</td><td class="num">{int(f.get("completed", 0))}</td>'
+            f"<td>{escape(str(f.get('check', '')))}</td></tr>"
+        )
+    out.append("</table></div>")
+    return "".join(out)
+
+
+def _usage_model(m: Mapping[str, Any], top: int) -> str:
+    out = [
+        f'<details id="usage-{escape(str(m["model_id"]))}"><summary>{escape(str(m["model"]))}: '
+        f"{int(m.get('requests', 0))} request(s) from {int(m.get('users', 0))} end user(s)</summary>"
+    ]
+    users = m.get("top_users") or []
+    if users:
+        out.append(
+            f"<p><strong>Top {top} end users by requests</strong></p><table><tr><th>End user (as stored)</th>"
+            "<th>Requests</th><th>Compliant</th><th>Refused</th></tr>"
+        )
+        out += [
+            f'<tr><td>{_user(str(u["user"]))}</td><td class="num">{int(u["requests"])}</td>'
+            f'<td class="num">{int(u["compliant"])}</td><td class="num">{int(u["refused"])}</td></tr>'
+            for u in users
+        ]
+        out.append("</table>")
+    out.append(
+        "<table><tr><th>PII detections by kind</th><th>Content-filter hits by category</th>"
+        "<th>Outputs refused by policy</th></tr>"
+        f"<tr><td>{_both(m.get('pii_detections'))}</td><td>{_both(m.get('content_filter_hits'))}</td>"
+        f"<td>{_counts(m.get('outputs_refused_by_policy'))}</td></tr></table></details>"
+    )
+    return "".join(out)
+
+
+def _usage_section(usage: Mapping[str, Any] | None) -> str:
+    if not usage:
+        return ""
+    t = usage.get("totals") or {}
+    top = int(usage.get("top_users", 10))
+    out = [
+        f'<h2 id="usage">Usage on {escape(str(usage.get("day", "")))} (UTC)</h2>'
+        f'<p class="note">{int(t.get("requests", 0))} usage check(s) of {int(t.get("models", 0))} model(s) by '
+        f"{int(t.get('users', 0))} end user(s): {int(t.get('compliant', 0))} compliant, "
+        f"{int(t.get('refused', 0))} refused; {int(t.get('completed', 0))} completed inference(s), "
+        f"{int(t.get('outputs_refused', 0))} output(s) refused. Below, each DEPLOYED model; end users "
+        "as stored (pseudonymous ids, or sha256: hashes, shortened).</p>",
+        _findings_html(list(usage.get("findings") or [])),
+    ]
+    models = usage.get("models") or []
+    if not models:
+        out.append('<p class="note">No DEPLOYED model in scope.</p>')
+        return "".join(out)
+    out.append(
+        "<table><tr><th>Model</th><th>Requests</th><th>Compliant</th><th>Refused</th><th>Refused by policy</th>"
+        "<th>Completed inferences</th><th>Outputs refused</th></tr>"
+    )
+    for m in models:
+        out.append(
+            f'<tr><td><a href="#usage-{escape(str(m["model_id"]))}">{escape(str(m["model"]))}</a></td>'
+            f'<td class="num">{int(m.get("requests", 0))}</td><td class="num">{int(m.get("compliant", 0))}</td>'
+            f'<td class="num">{int(m.get("refused", 0))}</td><td>{_counts(m.get("refused_by_policy"))}</td>'
+            f'<td class="num">{int(m.get("completed", 0))}</td><td class="num">{int(m.get("outputs_refused", 0))}</td>'
+            "</tr>"
+        )
+    out.append("</table>")
+    out += [_usage_model(m, top) for m in models]
+    return "".join(out)
+
+
 def render_compliance_html(snapshot: Mapping[str, Any]) -> str:
     """The snapshot as one self-contained HTML page (inline CSS, no scripts, no external resources)."""
     removed = (snapshot.get("trend") or {}).get("removed") or []
@@ -173,5 +292,6 @@ def render_compliance_html(snapshot: Mapping[str, Any]) -> str:
         f'<p class="sub">Generated {escape(str(snapshot.get("generated_at", "")))} · '
         f"{snapshot['summary']['models']} model(s) · only the requirements each card declares are evaluated</p>"
         f"{_verdict(snapshot)}<h2>Models</h2>{_summary_table(snapshot)}{removed_html}"
+        f"{_usage_section(snapshot.get('usage'))}"
         f"<h2>Details</h2>{body}</body></html>"
     )

@@ -128,11 +128,22 @@ def test_bias_audit_dag_maps_one_task_per_deployed_model(airflow_db, env, monkey
 
 
 def test_compliance_report_dag_writes_the_days_report_with_trend(airflow_db, env):
+    from tests.compliance.test_usage_section import insert_decisions
+
+    credit = env["seeded"]["credit-scorer"]["model_id"]
+    insert_decisions(env["store"].engine, credit, day=DAY.date(), n=3, user="u-1", completed=True)
+    insert_decisions(env["store"].engine, credit, day=DAY.date(), user="u-2", compliant=False, policies="usage-quota")
     dag = _load("compliance_report_nightly")
     assert dag.test(logical_date=DAY).state == "success"
     reports, store = env["reports"], env["store"]
     first = json.loads(reports.get("compliance/2026-11-27/report.json"))
     assert first["summary"]["models"] == 2 and first["trend"]["baseline"] is None
+    usage = {m["model_id"]: m for m in first["usage"]["models"]}
+    assert first["usage"]["day"] == "2026-11-27" and first["usage"]["findings"] == []
+    served = usage[credit]
+    assert (served["requests"], served["refused_by_policy"], served["completed"]) == (4, {"usage-quota": 1}, 3)
+    assert usage[env["seeded"]["product-recommender"]["model_id"]]["requests"] == 0
+    assert 'id="usage"' in reports.get("compliance/2026-11-27/report.html").decode()
     recorded = store.audit.query(event_type=nightly_reports.EVENT_COMPLIANCE_RECORDED).events
     assert len(recorded) == 2
 
