@@ -99,6 +99,10 @@ def _print_welcome(airflow: EmbeddedAirflow, s3: LocalS3Server) -> None:
     print(f"  Governance DB: {config.db_url()}")
     print(f"  Local S3:     {s3.endpoint_url} (bucket {s3.bucket}; audit archive and reports)")
     print("  Submit: log in as 'owner', open DAG model_submission, Trigger (the form holds the CRITICAL demo card)")
+    print(
+        f"  Usage:  as 'gateway', POST {airflow.url}/governance/v1/usage/check "
+        f"(policies {config.usage_policies_file()}; README 'Usage policies')"
+    )
     print("  Stop:   Ctrl-C")
     print(flush=True)
 

@@ -13,6 +13,7 @@ that has been running for a few days.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -65,8 +66,19 @@ def s3(e2e_data: Path) -> Iterator[LocalS3Server]:
 
 
 @pytest.fixture(scope="session")
-def airflow(e2e_data: Path, s3: LocalS3Server) -> Iterator[EmbeddedAirflow]:
-    af = EmbeddedAirflow.throwaway(e2e_data, extra_env=s3.env())
+def usage_policies(e2e_data: Path) -> Path:
+    """The session's usage policy file: a copy of the demo file that tests may edit (the
+    running Airflow re-reads it on change)."""
+    path = e2e_data / "usage.yaml"
+    shutil.copy(REPO / "include" / "policies" / "usage.yaml", path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def airflow(e2e_data: Path, s3: LocalS3Server, usage_policies: Path) -> Iterator[EmbeddedAirflow]:
+    af = EmbeddedAirflow.throwaway(
+        e2e_data, extra_env={**s3.env(), "GOVERNANCE_USAGE_POLICIES_FILE": str(usage_policies)}
+    )
     store = GovernanceStore.from_url(af.db_url)
     migrate(store.engine)
     seed_history(store.engine, days=[(day, EVENTS_PER_DAY) for day in archive_days()])
