@@ -92,10 +92,9 @@ def seed(db_url: str) -> str:
 
 
 def in_process_latency(db_url: str, policies: Path, model: str, requests: int) -> None:
-    from governance.usage.detectors import builtin_content_classifier, builtin_pii_detector
-
     from governance.store import make_engine
     from governance.usage import UsageGovernor
+    from governance.usage.detectors import builtin_content_classifier, builtin_pii_detector
 
     engine = make_engine(db_url)
     gov = UsageGovernor(engine, policies_path=policies)

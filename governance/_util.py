@@ -78,7 +78,7 @@ def load_when_changed(path: Path, loader: Callable[[Path], T], *, kind: str) -> 
     key = (st.st_mtime_ns, st.st_size, st.st_ino)
     hit = _by_stat.get((kind, path))
     if hit is not None and hit[0] == key:
-        return hit[1]  # type: ignore[no-any-return]
+        return hit[1]
     with _by_stat_lock:
         value = loader(path)
         _by_stat[(kind, path)] = (key, value)

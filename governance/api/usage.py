@@ -12,8 +12,6 @@ refused), 413 input/output over the policy file's limit, 422 malformed body or q
 check could not be made (store unreachable, policy file invalid): refused, fail closed.
 """
 
-from __future__ import annotations
-
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -156,7 +154,7 @@ def usage_router(user_dependency: Callable[..., Awaitable[Any]] | None = None) -
         until: str | None = Query(None, description="last UTC day, e.g. 2026-12-31"),
     ) -> dict[str, Any]:
         try:
-            return _governor().summary(model=model, user=user, since=since, until=until)  # type: ignore[no-any-return]
+            return _governor().summary(model=model, user=user, since=since, until=until)
         except ModelNotFoundError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
         except ValueError as exc:

@@ -105,9 +105,9 @@ def _text_rules(out: Assessment, policies: LoadedPolicies, applicable: list[Poli
     categories: set[str] = set()
     for p in applicable:
         if isinstance(p, ContentFilterPolicy) and where in p.config.check:
-            found = policies.classifiers[p.config.classifier].categories(text)
-            categories |= found
-            for category in sorted(found & set(p.config.block_categories)):
+            hits = policies.classifiers[p.config.classifier].categories(text)
+            categories |= hits
+            for category in sorted(hits & set(p.config.block_categories)):
                 out.violations.append(_violation(p, REASON_CONTENT.format(where=where, category=category)))
     out.categories = frozenset(categories)
     # every kind the built-in detector knows decides whether the text is PII-free (and may be
@@ -117,7 +117,9 @@ def _text_rules(out: Assessment, policies: LoadedPolicies, applicable: list[Poli
     for p in applicable:
         if not isinstance(p, DataRetentionPolicy) or where not in p.config.check:
             continue
-        found = set(policies.detectors[p.config.detector].kinds(text)) if p.config.detector != "builtin" else kinds
+        found: set[str] = (
+            set(policies.detectors[p.config.detector].kinds(text)) if p.config.detector != "builtin" else set(kinds)
+        )
         kinds |= found
         watched = found & set(p.config.pii_kinds)
         refused = sorted(watched & set(p.config.refuse_kinds))

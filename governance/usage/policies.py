@@ -148,8 +148,8 @@ class ContentFilterConfig(StrictModel):
 
 
 class DataRetentionConfig(StrictModel):
-    pii_kinds: list[PIIKind] = list(PII_KINDS)  # type: ignore[valid-type]
-    refuse_kinds: list[PIIKind] = []  # type: ignore[valid-type]
+    pii_kinds: list[PIIKind] = list(PII_KINDS)
+    refuse_kinds: list[PIIKind] = []
     max_retention_days: int = 0
     payload_retention_days: Annotated[int, Field(ge=0, le=3650)] = 0
     check: Annotated[list[Check], Field(min_length=1)] = ["input", "output"]

@@ -21,25 +21,29 @@ def hammer(
     per_thread: int,
     start_at: float,
     text: str = "hello",
-) -> dict[str, int]:
+) -> dict[str, float]:
     """``threads`` × ``per_thread`` checks of ``model`` for ``user``, all starting at the wall
-    time ``start_at``; returns how many were compliant, refused and failed closed."""
+    time ``start_at``; returns how many were compliant, refused and failed closed, and the wall
+    times of the first check's start and the last check's end (``first``, ``last``)."""
     from governance.store import make_engine
     from governance.usage import UsageGovernor
 
     engine = make_engine(url)
     gov = UsageGovernor(engine, policies_path=Path(policies))
     gov.resolve(model)  # warm: first connection, policy file
-    counts = {"compliant": 0, "refused": 0, "failed_closed": 0}
+    counts: dict[str, float] = {"compliant": 0, "refused": 0, "failed_closed": 0, "first": 0.0, "last": 0.0}
     lock = threading.Lock()
 
     def run() -> None:
         time.sleep(max(0.0, start_at - time.time()))
         for _ in range(per_thread):
+            t0 = time.time()
             d = gov.check(model=model, user=user, input=text, caller="load")
             key = "compliant" if d.compliant else "failed_closed" if d.failed_closed else "refused"
             with lock:
                 counts[key] += 1
+                counts["first"] = min(counts["first"] or t0, t0)
+                counts["last"] = max(counts["last"], time.time())
 
     workers = [threading.Thread(target=run) for _ in range(threads)]
     for w in workers:

@@ -21,7 +21,7 @@ from tests.usage.conftest import UsageWorld
 LIMIT = 50
 PROCESSES = 2
 THREADS = 8
-PER_THREAD = 10
+PER_THREAD = 20
 
 
 def tight_quota(world: UsageWorld, limit: int) -> None:
@@ -36,7 +36,7 @@ def tight_quota(world: UsageWorld, limit: int) -> None:
 def test_processes_and_threads_admit_exactly_the_limit(world: UsageWorld) -> None:
     tight_quota(world, LIMIT)
     url = world.store.engine.url.render_as_string(hide_password=False)
-    start_at = time.time() + 4.0  # every thread of every process starts together
+    start_at = time.time() + 8.0  # every thread of every process starts together
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=PROCESSES, mp_context=ctx) as pool:
         futures = [
@@ -57,7 +57,8 @@ def test_processes_and_threads_admit_exactly_the_limit(world: UsageWorld) -> Non
     assert sum(r["failed_closed"] for r in results) == 0, results
     assert sum(r["compliant"] for r in results) == LIMIT, results
     assert sum(r["refused"] for r in results) == attempts - LIMIT
-    assert all(r["compliant"] > 0 for r in results), f"one process admitted nothing: {results}"
+    # the processes really ran at the same time (which one wins the quota is a race)
+    assert max(r["first"] for r in results) < min(r["last"] for r in results), results
 
     engine = world.store.engine
     with engine.connect() as conn:

@@ -44,9 +44,7 @@ def upgrade() -> None:
         sa.Column("output_categories", sa.Text, nullable=True),
         sa.Column("output_sha256", sa.String(64), nullable=True),
         sa.Column("completion_event_id", big, nullable=True),
-        sa.ForeignKeyConstraint(
-            ["model_id"], ["model_versions.id"], name="fk_usage_decisions_model_id_model_versions"
-        ),
+        sa.ForeignKeyConstraint(["model_id"], ["model_versions.id"], name="fk_usage_decisions_model_id_model_versions"),
         sa.PrimaryKeyConstraint("id", name="pk_usage_decisions"),
     )
     op.create_index("ix_usage_decisions_day_model_id", "usage_decisions", ["day", "model_id"])
