@@ -18,10 +18,10 @@ import argparse
 from collections.abc import Sequence
 
 from governance import config
-from governance.cli import airflow, archive, audit, bias, registry
+from governance.cli import airflow, archive, audit, bias, registry, usage
 from governance.cli.common import Common, run
 
-COMMAND_MODULES = (registry, audit, bias, archive, airflow)
+COMMAND_MODULES = (registry, audit, bias, archive, airflow, usage)
 """Command groups, in ``--help`` order; :mod:`.audit` comes before :mod:`.archive`, whose
 commands hang under ``governance audit``."""
 
