@@ -12,9 +12,9 @@ from governance.orchestration.answer_capture import HITLAnswerCapture
 
 
 def _app() -> FastAPI:
-    from airflow.api_fastapi.core_api.security import get_user
+    from governance.api.airflow_auth import airflow_user
 
-    return create_app(dependencies=[Depends(get_user)], user=get_user)
+    return create_app(dependencies=[Depends(airflow_user)], user=airflow_user)
 
 
 class GovernancePlugin(AirflowPlugin):

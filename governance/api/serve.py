@@ -20,7 +20,8 @@ PREFIX = "/governance"
 def create_serve_app() -> FastAPI:
     """The app of one ``governance serve`` worker (a uvicorn factory)."""
     from airflow.api_fastapi.app import init_auth_manager
-    from airflow.api_fastapi.core_api.security import get_user
+
+    from governance.api.airflow_auth import airflow_user
 
     init_auth_manager()
     root = FastAPI(title="Model governance API (governance serve)", docs_url=None, redoc_url=None)
@@ -30,5 +31,5 @@ def create_serve_app() -> FastAPI:
         return {"status": "ok"}
 
     # the same paths as in Airflow's API server: a gateway changes only the host
-    root.mount(PREFIX, create_app(dependencies=[Depends(get_user)], user=get_user))
+    root.mount(PREFIX, create_app(dependencies=[Depends(airflow_user)], user=airflow_user))
     return root

@@ -187,6 +187,9 @@ def test_personal_data_is_stored_nowhere(
                 json={"output": f"Sure, I wrote to {PII['email']}"},
                 headers=gateway,
             )
+    # a control: PII-free text the recommender's retention policy keeps, so the scan must find it
+    control = f"control-{TAG} a lamp for a reading nook"
+    assert check(http, gateway, model=recommender, user="u-control", input=control).json()["compliant"]
     # a refused body with PII in it
     http.post(
         "/governance/v1/usage/check",
@@ -217,4 +220,8 @@ def test_personal_data_is_stored_nowhere(
             if needle in data:
                 found.append(f"{name} in {path.relative_to(e2e_data)}")
     assert scanned > 10
+    controls = [
+        str(p.relative_to(e2e_data)) for p in e2e_data.rglob("*") if p.is_file() and control.encode() in p.read_bytes()
+    ]
+    assert any(c.startswith("governance.db") for c in controls), f"the scan cannot see the governance DB: {controls}"
     assert found == [], found
