@@ -12,6 +12,7 @@ refused), 413 input/output over the policy file's limit, 422 malformed body or q
 check could not be made (store unreachable, policy file invalid): refused, fail closed.
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,12 +33,15 @@ from governance.errors import (
     PayloadTooLargeError,
 )
 
+log = logging.getLogger(__name__)
+
 GATEWAY_GROUP = "model-gateways"
 ERR_NOT_GATEWAY = (
     "user {user!r} may not call the usage API: only members of the group {group!r} (groups file {path}) "
     "and Airflow admins may; use the gateway's service account, or ask an administrator to add this user"
 )
 ERR_GROUPS = "cannot read the groups file: {error}"
+ERR_UNEXPECTED = "the usage check failed ({error}): request refused (fail closed)"
 ERR_MALFORMED = "malformed request: {problems}. Expected {expected}"
 EXPECTED_CHECK = '{"model": NAME[:VERSION] | MODEL_ID, "user": END_USER_ID, "input": TEXT, "metadata": {...}}'
 EXPECTED_COMPLETE = '{"output": TEXT, "metadata": {...}}'
@@ -103,6 +107,20 @@ def gateway_dependency(user_dependency: Callable[..., Awaitable[Any]] | None) ->
     return _caller
 
 
+def _unexpected(exc: Exception, *, decision_id: str | None) -> JSONResponse:
+    """503 with ``compliant: false`` for an error no route expects (a broken install, a bug),
+    so that a gateway reading ``compliant`` refuses the request: fail closed. The log names the
+    error class and first line only (never a request's text)."""
+    from governance.usage.governor import short_error
+
+    reason = ERR_UNEXPECTED.format(error=short_error(exc))
+    log.error("usage route failed, request refused: %s", reason)
+    return JSONResponse(
+        status_code=503,
+        content={"compliant": False, "decision_id": decision_id, "violations": [], "detail": reason},
+    )
+
+
 def _governor() -> Any:
     from governance.usage.governor import UsageGovernor
 
@@ -125,6 +143,8 @@ def usage_router(user_dependency: Callable[..., Awaitable[Any]] | None = None) -
             raise HTTPException(status_code=413, detail=str(exc)) from None
         except ValueError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
+        except Exception as exc:  # a broken install or a bug: refuse, never admit
+            return _unexpected(exc, decision_id=None)
         if decision.failed_closed:
             return JSONResponse(
                 status_code=503, content={**decision.to_dict(), "detail": decision.violations[0].reason}
@@ -141,6 +161,8 @@ def usage_router(user_dependency: Callable[..., Awaitable[Any]] | None = None) -
             raise HTTPException(status_code=409, detail=str(exc)) from None
         except PayloadTooLargeError as exc:
             raise HTTPException(status_code=413, detail=str(exc)) from None
+        except Exception as exc:
+            return _unexpected(exc, decision_id=decision_id)
         if done.failed_closed:
             return JSONResponse(status_code=503, content={**done.to_dict(), "detail": done.violations[0].reason})
         return done.to_dict()

@@ -140,3 +140,15 @@ def test_summary(client: TestClient) -> None:
     assert client.get("/v1/usage/summary", params={"since": "last week"}, headers=GW).status_code == 422
     assert client.get("/v1/usage/summary", params={"model": "nope"}, headers=GW).status_code == 404
     assert client.get("/v1/usage/summary").status_code == 401
+
+
+def test_503_on_an_unexpected_error(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from governance.usage import governor
+
+    def boom(self, **kwargs):
+        raise RuntimeError("detector crashed")
+
+    monkeypatch.setattr(governor.UsageGovernor, "check", boom)
+    r = check(client, input=SECRET)
+    assert r.status_code == 503 and r.json()["compliant"] is False and "RuntimeError" in r.json()["detail"]
+    assert SECRET not in r.text
