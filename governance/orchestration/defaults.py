@@ -3,8 +3,8 @@ delay that depends on who waits for the run.
 
 - :data:`ON_DEMAND_DEFAULT_ARGS` (5 s): ``model_submission`` and ``model_approval_<tier>``,
   triggered by a person who waits for the outcome; their failures are brief (a busy database).
-- :data:`SCHEDULED_DEFAULT_ARGS` (5 min): ``audit_archive``, ``bias_audit_nightly`` and
-  ``compliance_report_nightly``; their failures are outages (S3, network) worth waiting out.
+- :data:`SCHEDULED_DEFAULT_ARGS` (5 min): ``audit_archive``, ``bias_audit_nightly``,
+  ``compliance_report_nightly`` and ``usage_retention``; their failures are outages (S3, network) worth waiting out.
 
 Airflow copies ``default_args`` into each DAG, so sharing one mapping is safe.
 """
