@@ -334,6 +334,7 @@ def main() -> int:
     parser.add_argument("--client-procs", type=int, default=4, help="processes the HTTP clients run in")
     parser.add_argument("--skip-http", action="store_true", help="in-process figures only (no Airflow)")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-in-process", action="store_true", help="HTTP figures only")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="usage-bench-"))
@@ -341,8 +342,9 @@ def main() -> int:
     os.environ["GOVERNANCE_USAGE_POLICIES_FILE"] = str(policies)
     sqlite_url = f"sqlite:///{tmp / 'bench.db'}"
     model = seed(sqlite_url)
-    in_process_latency(sqlite_url, policies, model, args.requests)
-    in_process_throughput(sqlite_url, policies, model, args.seconds, "SQLite")
+    if not args.skip_in_process:
+        in_process_latency(sqlite_url, policies, model, args.requests)
+        in_process_throughput(sqlite_url, policies, model, args.seconds, "SQLite")
 
     pg = None
     pg_url = pg_model = None
@@ -352,7 +354,8 @@ def main() -> int:
         pg = PostgresServer().start()
         pg_url = pg.create_database("usage_bench")
         pg_model = seed(pg_url)
-        in_process_throughput(pg_url, policies, pg_model, args.seconds, "PostgreSQL")
+        if not args.skip_in_process:
+            in_process_throughput(pg_url, policies, pg_model, args.seconds, "PostgreSQL")
 
     af = serve = None
     try:

@@ -40,9 +40,14 @@ def workflows_file() -> Path:
 
 
 def groups_file() -> Path:
-    """Reviewer groups; ``GOVERNANCE_GROUPS_FILE``."""
-    default = include_dir() / "reviewer_groups.yaml"
-    return Path(_env("GOVERNANCE_GROUPS_FILE", str(default)) or default)
+    """Groups (reviewers, model gateways); ``GOVERNANCE_GROUPS_FILE`` (read on every usage
+    request, so the Path is built once per setting)."""
+    return _groups_file(_env("GOVERNANCE_GROUPS_FILE"), _env("GOVERNANCE_INCLUDE_DIR"))
+
+
+@functools.lru_cache(maxsize=16)
+def _groups_file(explicit: str | None, _include: str | None) -> Path:
+    return Path(explicit) if explicit else include_dir() / "reviewer_groups.yaml"
 
 
 def usage_policies_file() -> Path:

@@ -131,7 +131,9 @@ def usage_router(user_dependency: Callable[..., Awaitable[Any]] | None = None) -
     router = APIRouter(prefix="/v1/usage", tags=["usage"])
     caller_dep = gateway_dependency(user_dependency)
 
-    @router.post("/check", summary="May this end user make this request of this model now?")
+    # Answers are JSONResponse objects, so that FastAPI does not validate them again in a
+    # second trip to the thread pool (this is the hot path of every gateway).
+    @router.post("/check", summary="May this end user make this request of this model now?", response_model=None)
     def check(body: CheckBody, caller: Annotated[str, Depends(caller_dep)]) -> Any:
         try:
             decision = _governor().check(
@@ -149,9 +151,11 @@ def usage_router(user_dependency: Callable[..., Awaitable[Any]] | None = None) -
             return JSONResponse(
                 status_code=503, content={**decision.to_dict(), "detail": decision.violations[0].reason}
             )
-        return decision.to_dict()
+        return JSONResponse(content=decision.to_dict())
 
-    @router.post("/{decision_id}/complete", summary="Check the model's output and record the inference")
+    @router.post(
+        "/{decision_id}/complete", summary="Check the model's output and record the inference", response_model=None
+    )
     def complete(decision_id: str, body: CompleteBody, caller: Annotated[str, Depends(caller_dep)]) -> Any:
         try:
             done = _governor().complete(decision_id, output=body.output, caller=caller, metadata=body.metadata)
@@ -165,7 +169,7 @@ def usage_router(user_dependency: Callable[..., Awaitable[Any]] | None = None) -
             return _unexpected(exc, decision_id=decision_id)
         if done.failed_closed:
             return JSONResponse(status_code=503, content={**done.to_dict(), "detail": done.violations[0].reason})
-        return done.to_dict()
+        return JSONResponse(content=done.to_dict())
 
     @router.get("/summary", summary="Compliant and refused requests per model, user, day and policy")
     def summary(
