@@ -396,6 +396,22 @@ class UsageGovernor:
         assert job.result is not None
         return job.result
 
+    def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """The first row of one read on a pooled DBAPI connection (no SQLAlchemy statement
+        machinery: this is on every request)."""
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            try:
+                cur.execute(dbapi_sql(sql, self.engine.dialect.name), params)
+                row = cur.fetchone()
+            finally:
+                cur.close()
+            raw.rollback()
+        finally:
+            raw.close()
+        return tuple(row) if row is not None else None
+
     def _refuse(self, reason: str, *, model_id: str | None = None) -> Decision:
         log.warning("usage request refused, fail closed: %s", reason)
         return Decision(compliant=False, decision_id=None, model_id=model_id, violations=[fail_closed(reason)])
@@ -407,32 +423,20 @@ class UsageGovernor:
         hit = self._refs.get(ref)
         if hit is not None:
             return hit
-        dialect = self.engine.dialect.name
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            try:
-                cur.execute(dbapi_sql(_SQL_MODEL_BY_ID, dialect), (ref,))
-                row = cur.fetchone()
-                if row is None:
-                    name, sep, version = ref.partition(":")
-                    if sep:
-                        cur.execute(dbapi_sql(_SQL_MODEL_BY_NAME_VERSION, dialect), (name, version))
-                    else:
-                        cur.execute(dbapi_sql(_SQL_MODEL_BY_NAME, dialect), (name,))
-                    row = cur.fetchone()
-            finally:
-                cur.close()
-            raw.rollback()
-        finally:
-            raw.close()
+        row = self._one(_SQL_MODEL_BY_ID, (ref,))
+        if row is None:
+            name, sep, version = ref.partition(":")
+            if sep:
+                row = self._one(_SQL_MODEL_BY_NAME_VERSION, (name, version))
+            else:
+                row = self._one(_SQL_MODEL_BY_NAME, (name,))
         if row is None:
             raise ModelNotFoundError(ERR_MODEL_NOT_FOUND.format(ref=ref))
         found = ModelRef(id=row[0], name=row[1], version=row[2], risk_level=row[3], status=row[4])
         # Once approved, a version's id, name and tier never change: later checks skip this
         # lookup (a bare NAME may move to another version, so it is looked up every time). The
         # status is read again in the transaction of each decision.
-        if found.status in _FINAL_TIER and ":" in ref or ref == found.id:
+        if found.status in _FINAL_TIER and (":" in ref or ref == found.id):
             with _refs_lock:
                 if len(self._refs) >= REF_CACHE_MAX:
                     self._refs.clear()
@@ -495,18 +499,7 @@ class UsageGovernor:
         return Completion(compliant=False, decision_id=decision_id, violations=[fail_closed(reason)])
 
     def _decision_model(self, decision_id: str) -> ModelRef:
-        dialect = self.engine.dialect.name
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            try:
-                cur.execute(dbapi_sql(_SQL_DECISION, dialect), (decision_id,))
-                row = cur.fetchone()
-            finally:
-                cur.close()
-            raw.rollback()
-        finally:
-            raw.close()
+        row = self._one(_SQL_DECISION, (decision_id,))
         if row is None:
             raise DecisionNotFoundError(ERR_DECISION_NOT_FOUND.format(id=decision_id))
         model_id, compliant, completed_at, name, version, risk_level, status = row
