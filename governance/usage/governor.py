@@ -42,7 +42,7 @@ from governance.usage.evaluate import Assessment, assess_input, assess_output, a
 from governance.usage.policies import LoadedPolicies, ModelRef, current_policies
 from governance.usage.quotas import QuotaOutcome, admit
 from governance.usage.results import Completion, Decision, Violation, fail_closed
-from governance.usage.writer import committer_for
+from governance.usage.writer import Batch, committer_for
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,6 @@ _refs_lock = threading.Lock()
 _governors: dict[tuple[int, Path | None], UsageGovernor] = {}
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+-]{0,64}$")
 
-_SQL_STATUS = "SELECT status FROM model_versions WHERE id = {p}"
 _SQL_MODEL_BY_ID = "SELECT id, name, version, risk_level, status FROM model_versions WHERE id = {p}"
 _SQL_MODEL_BY_NAME_VERSION = (
     "SELECT id, name, version, risk_level, status FROM model_versions WHERE name = {p} AND version = {p}"
@@ -166,13 +165,22 @@ class _CheckJob:
     _pending: tuple[datetime, QuotaOutcome, list[Violation], list[Violation], str] | None = field(
         default=None, repr=False
     )
+    _status: str = field(default="UNKNOWN", repr=False)
 
-    def apply(self, cur: Any, dialect: str, now: datetime) -> list[NewEvent]:
+    @classmethod
+    def prefetch(cls, cur: Any, dialect: str, jobs: list[_CheckJob]) -> None:
+        """The models' statuses as of this transaction (one query for the batch): a model
+        retired a moment ago is refused."""
+        ids = sorted({j.model.id for j in jobs})
+        marks = ", ".join(["{p}"] * len(ids))
+        cur.execute(dbapi_sql(f"SELECT id, status FROM model_versions WHERE id IN ({marks})", dialect), ids)
+        statuses = {str(r[0]): str(r[1]) for r in cur.fetchall()}
+        for j in jobs:
+            j._status = statuses.get(j.model.id, "UNKNOWN")
+
+    def apply(self, cur: Any, dialect: str, now: datetime, batch: Batch) -> list[NewEvent]:
         a = self.assessment
-        # the model's status as of this transaction: a model retired a moment ago is refused
-        cur.execute(dbapi_sql(_SQL_STATUS, dialect), (self.model.id,))
-        row = cur.fetchone()
-        status = str(row[0]) if row else "UNKNOWN"
+        status = self._status
         status_violations, status_warnings = assess_status(self.policies, model=replace(self.model, status=status))
         before = [*status_violations, *a.violations]
         q = admit(cur, dialect, policies=a.quotas, model_id=self.model.id, user=self.user, now=now, consume=not before)
@@ -197,12 +205,12 @@ class _CheckJob:
         kind = EVENT_USAGE_DENIED if violations else EVENT_USAGE_ALLOWED
         return [NewEvent(event_type=kind, actor=self.caller, model_id=self.model.id, details=details)]
 
-    def after(self, cur: Any, dialect: str, events: Sequence[AuditEvent]) -> None:
+    def after(self, cur: Any, dialect: str, events: Sequence[AuditEvent], batch: Batch) -> None:
         assert self._pending is not None
         now, q, violations, warnings, status = self._pending
         a = self.assessment
         compliant = not violations
-        cur.execute(
+        batch.add(
             dbapi_sql(_SQL_INSERT_DECISION, dialect),
             (
                 self.decision_id,
@@ -225,9 +233,10 @@ class _CheckJob:
         )
         if compliant and self.keep_text is not None and a.retention_days > 0:
             expires = now + timedelta(days=a.retention_days)
-            cur.execute(
+            batch.add(
                 dbapi_sql(_SQL_PAYLOAD, dialect),
                 (self.decision_id, "input", self.keep_text, db_time(now, dialect), db_time(expires, dialect)),
+                stage=2,
             )
         self.result = Decision(
             compliant=compliant,
@@ -255,7 +264,7 @@ class _CompleteJob:
     result: Completion | None = None
     _now: datetime | None = field(default=None, repr=False)
 
-    def apply(self, cur: Any, dialect: str, now: datetime) -> list[NewEvent]:
+    def apply(self, cur: Any, dialect: str, now: datetime, batch: Batch) -> list[NewEvent]:
         self.refusal = None
         self._now = now
         cur.execute(dbapi_sql(_SQL_DECISION_FOR_UPDATE, dialect), (self.decision_id,))
@@ -264,7 +273,8 @@ class _CompleteJob:
             self.refusal = DecisionNotFoundError(ERR_DECISION_NOT_FOUND.format(id=self.decision_id))
             return []
         compliant, completed_at, created_at, user, input_sha256, input_bytes = row
-        if completed_at is not None:
+        completed_here: set[str] = batch.state.setdefault("completed", set())  # rows not written yet
+        if completed_at is not None or self.decision_id in completed_here:
             self.refusal = DecisionCompletedError(ERR_DECISION_COMPLETED.format(id=self.decision_id))
             return []
         if not compliant:
@@ -289,15 +299,16 @@ class _CompleteJob:
         }
         if self.metadata:
             details["metadata"] = self.metadata
+        completed_here.add(self.decision_id)
         return [NewEvent(event_type=EVENT_INFERENCE, actor=self.caller, model_id=self.model.id, details=details)]
 
-    def after(self, cur: Any, dialect: str, events: Sequence[AuditEvent]) -> None:
+    def after(self, cur: Any, dialect: str, events: Sequence[AuditEvent], batch: Batch) -> None:
         if self.refusal is not None:
             return
         assert self._now is not None
         a = self.assessment
         now = self._now
-        cur.execute(
+        batch.add(
             dbapi_sql(_SQL_COMPLETE, dialect),
             (
                 db_time(now, dialect),
@@ -309,12 +320,14 @@ class _CompleteJob:
                 events[0].id,
                 self.decision_id,
             ),
+            stage=1,
         )
         if not a.violations and self.keep_text is not None and a.retention_days > 0:
             expires = now + timedelta(days=a.retention_days)
-            cur.execute(
+            batch.add(
                 dbapi_sql(_SQL_PAYLOAD, dialect),
                 (self.decision_id, "output", self.keep_text, db_time(now, dialect), db_time(expires, dialect)),
+                stage=2,
             )
         self.result = Completion(
             compliant=not a.violations,

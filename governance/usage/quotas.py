@@ -26,20 +26,24 @@ from governance.usage.results import QuotaWindow, Violation
 
 REASON_QUOTA = "the {period}ly quota of {limit} requests for this user and model is used up; it resets at {resets_at}"
 
-_SQL_ADMIT = (
-    "INSERT INTO usage_quota (policy_id, model_id, end_user, period, window_start, count) "
-    "VALUES ({p}, {p}, {p}, {p}, {p}, 1) "
-    "ON CONFLICT (policy_id, model_id, end_user, period, window_start) "
-    "DO UPDATE SET count = usage_quota.count + 1 WHERE usage_quota.count < {p} RETURNING count"
-)
-_SQL_TAKE_BACK = (
-    "UPDATE usage_quota SET count = count - 1 "
-    "WHERE policy_id = {p} AND model_id = {p} AND end_user = {p} AND period = {p} AND window_start = {p}"
-)
-_SQL_COUNT = (
-    "SELECT count FROM usage_quota "
-    "WHERE policy_id = {p} AND model_id = {p} AND end_user = {p} AND period = {p} AND window_start = {p}"
-)
+_COLS = "policy_id, model_id, end_user, period, window_start"
+_KEY = "(policy_id = {p} AND period = {p} AND window_start = {p})"
+
+
+def _sql_admit(n: int) -> str:
+    """One upsert for ``n`` windows: each row increments only below its own limit (the CASE
+    picks the row's limit by policy and period); the rows that come back were admitted."""
+    values = ", ".join(["({p}, {p}, {p}, {p}, {p}, 1)"] * n)
+    case = " ".join(["WHEN usage_quota.policy_id = {p} AND usage_quota.period = {p} THEN {p}"] * n)
+    return (
+        f"INSERT INTO usage_quota ({_COLS}, count) VALUES {values} "
+        f"ON CONFLICT ({_COLS}) DO UPDATE SET count = usage_quota.count + 1 "
+        f"WHERE usage_quota.count < CASE {case} END RETURNING policy_id, period, count"
+    )
+
+
+def _sql_where(n: int) -> str:
+    return "model_id = {p} AND end_user = {p} AND (" + " OR ".join([_KEY] * n) + ")"
 
 
 @dataclass(frozen=True)
@@ -75,43 +79,50 @@ def admit(
 ) -> QuotaOutcome:
     """Count this request against every quota policy (``consume``), or only read the counts.
 
-    Runs on a DBAPI cursor inside the caller's transaction. Returns whether the request was
-    admitted, the violation when it was not, and per period the tightest window left.
+    Runs on a DBAPI cursor inside the caller's transaction: one upsert over every window of
+    every policy (and, when a window was full, one update taking the others back). Returns
+    whether the request was admitted, the violation when it was not, and per period the
+    tightest window left.
     """
-    taken: list[tuple[Any, ...]] = []
-    counts: list[tuple[str, int, int, str, bool]] = []  # period, limit, used, resets_at, taken by us
+    slots = [(p, period, limit, window(period, now)) for p in policies for period, limit in p.config.limits()]
+    if not slots:
+        return QuotaOutcome(admitted=True, violation=None, windows={})
+    keys = [v for p, period, _, w in slots for v in (p.id, period, w.start)]
     violation: Violation | None = None
-    for p in policies:
-        for period, limit in p.config.limits():
-            w = window(period, now)
-            key = (p.id, model_id, user, period, w.start)
-            if consume and violation is None:
-                cur.execute(dbapi_sql(_SQL_ADMIT, dialect), (*key, limit))
-                row = cur.fetchone()
-                if row is None:
-                    violation = Violation(
-                        policy_id=p.id,
-                        policy_name=p.name,
-                        type=p.type,
-                        severity=p.severity,
-                        reason=REASON_QUOTA.format(period=period, limit=limit, resets_at=w.resets_at),
-                    )
-                    counts.append((period, limit, limit, w.resets_at, False))
-                else:
-                    taken.append(key)
-                    counts.append((period, limit, int(row[0]), w.resets_at, True))
-            else:
-                cur.execute(dbapi_sql(_SQL_COUNT, dialect), key)
-                row = cur.fetchone()
-                counts.append((period, limit, int(row[0]) if row else 0, w.resets_at, False))
-    if violation is not None:
-        for key in taken:  # a refused request consumes nothing
-            cur.execute(dbapi_sql(_SQL_TAKE_BACK, dialect), key)
+    if consume:
+        rows = [v for p, period, _, w in slots for v in (p.id, model_id, user, period, w.start)]
+        limits = [v for p, period, limit, _ in slots for v in (p.id, period, limit)]
+        cur.execute(dbapi_sql(_sql_admit(len(slots)), dialect), (*rows, *limits))
+        used = {(str(r[0]), str(r[1])): int(r[2]) for r in cur.fetchall()}
+        full = [(p, period, limit, w) for p, period, limit, w in slots if (p.id, period) not in used]
+        if full:
+            p, period, limit, w = full[0]
+            violation = Violation(
+                policy_id=p.id,
+                policy_name=p.name,
+                type=p.type,
+                severity=p.severity,
+                reason=REASON_QUOTA.format(period=period, limit=limit, resets_at=w.resets_at),
+            )
+            taken = [(p, period, w) for p, period, _, w in slots if (p.id, period) in used]
+            if taken:  # a refused request consumes nothing
+                back = [v for p, period, w in taken for v in (p.id, period, w.start)]
+                cur.execute(
+                    dbapi_sql("UPDATE usage_quota SET count = count - 1 WHERE " + _sql_where(len(taken)), dialect),
+                    (model_id, user, *back),
+                )
+                used = {k: n - 1 for k, n in used.items()}
+            for p, period, limit, _ in full:
+                used[(p.id, period)] = limit
+    else:
+        cur.execute(
+            dbapi_sql("SELECT policy_id, period, count FROM usage_quota WHERE " + _sql_where(len(slots)), dialect),
+            (model_id, user, *keys),
+        )
+        used = {(str(r[0]), str(r[1])): int(r[2]) for r in cur.fetchall()}
     windows: dict[str, QuotaWindow] = {}
-    for period, limit, used, resets_at, ours in counts:
-        if ours and violation is not None:
-            used -= 1
-        left = QuotaWindow(limit=limit, remaining=max(limit - used, 0), resets_at=resets_at)
+    for p, period, limit, w in slots:
+        left = QuotaWindow(limit=limit, remaining=max(limit - used.get((p.id, period), 0), 0), resets_at=w.resets_at)
         if period not in windows or left.remaining < windows[period].remaining:
             windows[period] = left
     return QuotaOutcome(admitted=violation is None, violation=violation, windows=windows)

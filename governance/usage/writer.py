@@ -34,14 +34,39 @@ WAIT_TIMEOUT_S = 30.0
 ERR_TIMEOUT = "the usage writer did not answer within {seconds:.0f} s"
 
 
+class Batch:
+    """What the jobs of one transaction share: ``state`` (e.g. the decisions completed so far in
+    this batch, whose rows are not written yet) and the deferred writes, run once for the whole
+    batch with ``executemany`` (one round trip per statement on PostgreSQL, where psycopg
+    pipelines it), by ``stage`` (rows that others refer to first), then in the order the
+    statements were first added."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, Any] = {}
+        self.writes: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
+
+    def add(self, sql: str, params: tuple[Any, ...], *, stage: int = 0) -> None:
+        self.writes.setdefault((stage, sql), []).append(params)
+
+    def flush(self, cur: Any) -> None:
+        for (_, sql), rows in sorted(self.writes.items(), key=lambda kv: kv[0][0]):
+            if len(rows) == 1:
+                cur.execute(sql, rows[0])
+            else:
+                cur.executemany(sql, rows)
+
+
 class Job(Protocol):
-    """One unit of work: ``apply`` writes its rows and returns its events (it may run more than
-    once when a batch is retried, so it keeps no state but its answer); ``after`` sees the
-    appended events, in order."""
+    """One unit of work: ``apply`` decides and returns its events (it may run more than once
+    when a batch is retried, so it keeps no state but its answer); ``after`` sees the appended
+    events, in order, and adds its rows to the batch's writes.
 
-    def apply(self, cur: Any, dialect: str, now: datetime) -> list[NewEvent]: ...
+    A job class may define ``prefetch(cur, dialect, jobs)`` (a classmethod), called once per
+    batch with its jobs before any ``apply``: one query for what they all need to read."""
 
-    def after(self, cur: Any, dialect: str, events: Sequence[AuditEvent]) -> None: ...
+    def apply(self, cur: Any, dialect: str, now: datetime, batch: Batch) -> list[NewEvent]: ...
+
+    def after(self, cur: Any, dialect: str, events: Sequence[AuditEvent], batch: Batch) -> None: ...
 
 
 class _Slot:
@@ -113,12 +138,21 @@ class GroupCommitter:
             cur = dbapi.cursor()
             try:
                 now = utc_now()
-                per_job = [slot.job.apply(cur, dialect, now) for slot in batch]
+                shared = Batch()
+                by_type: dict[type, list[Job]] = {}
+                for slot in batch:
+                    by_type.setdefault(type(slot.job), []).append(slot.job)
+                for kind, jobs in by_type.items():
+                    prefetch = getattr(kind, "prefetch", None)
+                    if prefetch is not None:
+                        prefetch(cur, dialect, jobs)
+                per_job = [slot.job.apply(cur, dialect, now, shared) for slot in batch]
                 appended = append_many_in(conn, [e for events in per_job for e in events])
                 at = 0
                 for slot, events in zip(batch, per_job, strict=True):
-                    slot.job.after(cur, dialect, appended[at : at + len(events)])
+                    slot.job.after(cur, dialect, appended[at : at + len(events)], shared)
                     at += len(events)
+                shared.flush(cur)
             finally:
                 cur.close()
             conn.commit()
