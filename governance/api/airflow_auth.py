@@ -43,6 +43,13 @@ def _expiry(token: str) -> float:
     return float(exp) if isinstance(exp, int | float) else 0.0
 
 
+def cached_user(token: str) -> Any | None:
+    """The user of a bearer token validated less than :data:`TOKEN_CACHE_SECONDS` ago (and not
+    expired since), or None."""
+    hit = _cache.get(_key(token))
+    return hit[1] if hit is not None and hit[0] > time.time() else None
+
+
 async def airflow_user(
     request: Request, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Any:
@@ -52,9 +59,9 @@ async def airflow_user(
     token = bearer.credentials if bearer and bearer.scheme.lower() == "bearer" else None
     now = time.time()
     if token:
-        hit = _cache.get(_key(token))
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        known = cached_user(token)
+        if known is not None:
+            return known
     try:
         user = await get_user(request, None, bearer)
     except HTTPException as exc:

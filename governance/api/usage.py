@@ -90,21 +90,32 @@ def gateway_dependency(user_dependency: Callable[..., Awaitable[Any]] | None) ->
         return _anonymous
 
     async def _caller(user: Annotated[Any, Depends(user_dependency)]) -> str:
-        name = str(user.get_name())
-        if is_admin(user):
-            return name
-        path = config.groups_file()
-        try:
-            members = load_when_changed(path, _gateway_members, kind="gateway-members")
-        except (OSError, GovernanceError) as exc:
-            raise HTTPException(status_code=503, detail=ERR_GROUPS.format(error=exc)) from None
-        if name not in members:
-            raise HTTPException(
-                status_code=403, detail=ERR_NOT_GATEWAY.format(user=name, group=GATEWAY_GROUP, path=path)
-            )
-        return name
+        return gateway_name(user)
 
     return _caller
+
+
+def gateway_name(user: Any) -> str:
+    """The user's name when they may call the usage API (an admin, or a member of
+    ``model-gateways``); 403 otherwise, 503 when the groups file cannot be read."""
+    name = str(user.get_name())
+    if is_admin(user):
+        return name
+    path = config.groups_file()
+    try:
+        members = load_when_changed(path, _gateway_members, kind="gateway-members")
+    except (OSError, GovernanceError) as exc:
+        raise HTTPException(status_code=503, detail=ERR_GROUPS.format(error=exc)) from None
+    if name not in members:
+        raise HTTPException(status_code=403, detail=ERR_NOT_GATEWAY.format(user=name, group=GATEWAY_GROUP, path=path))
+    return name
+
+
+def decision_answer(decision: Any) -> tuple[int, dict[str, Any]]:
+    """Status and body of a check's answer: 200, or 503 when it failed closed."""
+    if decision.failed_closed:
+        return 503, {**decision.to_dict(), "detail": decision.violations[0].reason}
+    return 200, decision.to_dict()
 
 
 def _unexpected(exc: Exception, *, decision_id: str | None) -> JSONResponse:
@@ -121,7 +132,7 @@ def _unexpected(exc: Exception, *, decision_id: str | None) -> JSONResponse:
     )
 
 
-def _governor() -> Any:
+def usage_governor() -> Any:
     from governance.usage.governor import UsageGovernor
 
     return UsageGovernor.shared()
@@ -136,7 +147,7 @@ def usage_router(user_dependency: Callable[..., Awaitable[Any]] | None = None) -
     @router.post("/check", summary="May this end user make this request of this model now?", response_model=None)
     def check(body: CheckBody, caller: Annotated[str, Depends(caller_dep)]) -> Any:
         try:
-            decision = _governor().check(
+            decision = usage_governor().check(
                 model=body.model, user=body.user, input=body.input, caller=caller, metadata=body.metadata
             )
         except ModelNotFoundError as exc:
@@ -147,18 +158,15 @@ def usage_router(user_dependency: Callable[..., Awaitable[Any]] | None = None) -
             raise HTTPException(status_code=422, detail=str(exc)) from None
         except Exception as exc:  # a broken install or a bug: refuse, never admit
             return _unexpected(exc, decision_id=None)
-        if decision.failed_closed:
-            return JSONResponse(
-                status_code=503, content={**decision.to_dict(), "detail": decision.violations[0].reason}
-            )
-        return JSONResponse(content=decision.to_dict())
+        status, content = decision_answer(decision)
+        return JSONResponse(status_code=status, content=content)
 
     @router.post(
         "/{decision_id}/complete", summary="Check the model's output and record the inference", response_model=None
     )
     def complete(decision_id: str, body: CompleteBody, caller: Annotated[str, Depends(caller_dep)]) -> Any:
         try:
-            done = _governor().complete(decision_id, output=body.output, caller=caller, metadata=body.metadata)
+            done = usage_governor().complete(decision_id, output=body.output, caller=caller, metadata=body.metadata)
         except DecisionNotFoundError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
         except DecisionCompletedError as exc:
@@ -180,7 +188,7 @@ def usage_router(user_dependency: Callable[..., Awaitable[Any]] | None = None) -
         until: str | None = Query(None, description="last UTC day, e.g. 2026-12-31"),
     ) -> dict[str, Any]:
         try:
-            return _governor().summary(model=model, user=user, since=since, until=until)
+            return usage_governor().summary(model=model, user=user, since=since, until=until)
         except ModelNotFoundError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
         except ValueError as exc:

@@ -152,3 +152,32 @@ def test_503_on_an_unexpected_error(client: TestClient, monkeypatch: pytest.Monk
     r = check(client, input=SECRET)
     assert r.status_code == 503 and r.json()["compliant"] is False and "RuntimeError" in r.json()["detail"]
     assert SECRET not in r.text
+
+
+def test_fast_path_answers_known_tokens_once_and_leaves_errors_to_the_route(
+    client: TestClient, world: UsageWorld
+) -> None:
+    import time
+
+    from governance.api import airflow_auth
+
+    token = "known-token"
+    airflow_auth._cache[airflow_auth._key(token)] = (time.time() + 60, FakeUser("gw"))
+    try:
+        fast = {"Authorization": f"Bearer {token}"}  # no X-User: only the fast path can answer it
+        r = check(client, headers=fast)
+        assert r.status_code == 200 and r.json()["compliant"] is True
+        allowed = world.store.audit.query(event_type="usage.allowed", limit=100).events
+        assert [e.details["decision_id"] for e in allowed] == [r.json()["decision_id"]]  # ran once
+        # errors fall through to the route, which owns them (here it needs its login header)
+        assert check(client, headers=fast, model="nope").status_code == 401
+        assert check(client, headers={**fast, **GW}, model="nope").status_code == 404
+        bad = client.post("/v1/usage/check", json={"model": "x", "input": SECRET}, headers={**fast, **GW})
+        assert bad.status_code == 422 and SECRET not in bad.text
+        outsider = airflow_auth._key("outsider-token")
+        airflow_auth._cache[outsider] = (time.time() + 60, FakeUser("security"))
+        assert (
+            check(client, headers={"Authorization": "Bearer outsider-token", "X-User": "security"}).status_code == 403
+        )
+    finally:
+        airflow_auth._cache.clear()
