@@ -83,3 +83,23 @@ def load_when_changed(path: Path, loader: Callable[[Path], T], *, kind: str) -> 
         value = loader(path)
         _by_stat[(kind, path)] = (key, value)
     return value
+
+
+def request_token(scope: Mapping[str, Any], *, cookie: str) -> str | None:
+    """The login token of an ASGI request: the bearer token of its ``Authorization`` header,
+    else the value of the cookie named ``cookie`` (the UI's), else None."""
+    from http.cookies import SimpleCookie
+
+    cookies = None
+    for name, value in scope.get("headers") or []:
+        name = name.lower()
+        if name == b"authorization":
+            text = value.decode("latin-1")
+            if text[:7].lower() == "bearer ":
+                return text[7:].strip() or None
+        elif name == b"cookie":
+            cookies = value.decode("latin-1")
+    if cookies:
+        morsel = SimpleCookie(cookies).get(cookie)
+        return morsel.value if morsel else None
+    return None

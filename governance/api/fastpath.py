@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from http.cookies import SimpleCookie
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -71,31 +70,18 @@ def _is_check(scope: Scope) -> bool:
     return path == CHECK_PATH
 
 
-def _token(scope: Scope) -> str | None:
-    cookie = None
-    for name, value in scope.get("headers") or []:
-        if name == b"authorization":
-            text = value.decode("latin-1")
-            if text[:7].lower() == "bearer ":
-                return text[7:].strip() or None
-        elif name == b"cookie":
-            cookie = value.decode("latin-1")
-    if cookie:
-        morsel = SimpleCookie(cookie).get("_token")
-        return morsel.value if morsel else None
-    return None
-
-
 async def _answer(scope: Scope, body: bytes) -> tuple[int, dict[str, Any]] | None:
     """The check's status and body, or None to let the FastAPI route answer."""
+    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
     from anyio import to_thread
     from fastapi import HTTPException
     from pydantic import ValidationError
 
+    from governance._util import request_token
     from governance.api.airflow_auth import cached_user
     from governance.api.usage import CheckBody, decision_answer, gateway_name, usage_governor
 
-    token = _token(scope)
+    token = request_token(scope, cookie=COOKIE_NAME_JWT_TOKEN)
     user = cached_user(token) if token else None
     if user is None:
         return None

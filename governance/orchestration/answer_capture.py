@@ -107,19 +107,12 @@ def record_state_patch(*, dag_id: str, run_id: str, changes: list[tuple[str, str
 
 async def request_user(scope: dict[str, Any]) -> str | None:
     """The Airflow user of a request (bearer token, else the UI's ``_token`` cookie), or None."""
-    from http.cookies import SimpleCookie
-
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
-    token = None
-    auth = headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        token = auth[7:].strip()
-    elif "cookie" in headers:
-        morsel = SimpleCookie(headers["cookie"]).get(COOKIE_NAME_JWT_TOKEN)
-        token = morsel.value if morsel else None
+    from governance._util import request_token
+
+    token = request_token(scope, cookie=COOKIE_NAME_JWT_TOKEN)
     if not token:
         return None
     try:

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from governance._util import as_utc
 from governance.audit.append import EVENT_INFERENCE
 from governance.audit.chain import AuditEvent, NewEvent
 from governance.errors import (
@@ -111,9 +112,8 @@ def db_time(t: datetime, dialect: str) -> Any:
 
 
 def from_db_time(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    """A time read back from the usage tables, as aware UTC (SQLite hands back text)."""
+    return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))
 
 
 def short_error(exc: BaseException) -> str:
